@@ -1,0 +1,217 @@
+"""Provides the ``lsr`` command (Typer): a thin shell over the core's service functions.
+
+Exit codes: 0 success, 1 user error (the message names the file and line or record), 2 usage.
+Every reporting command takes ``--json`` and then prints exactly one JSON object on stdout.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Callable
+from importlib.metadata import entry_points
+from pathlib import Path
+from typing import Any, NoReturn
+
+import typer
+
+from living_review.errors import LsrError
+from living_review.workspace import Workspace, find_workspace
+
+app = typer.Typer(
+    name="lsr",
+    help="living-review: living systematic reviews with network meta-analysis, in the terminal.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+search_app = typer.Typer(help="Saved searches: run them live or load their exports.")
+app.add_typer(search_app, name="search")
+
+
+class _State:
+    workspace: Path | None = None
+
+
+state = _State()
+
+
+@app.callback()
+def _main(
+    workspace: Path | None = typer.Option(
+        None,
+        "--workspace",
+        "-w",
+        help="The review's folder (default: $LSR_WORKSPACE, else "
+        "the nearest folder upwards holding protocol/review.toml).",
+    ),
+) -> None:
+    state.workspace = workspace
+
+
+def fail(message: str, code: int = 1) -> NoReturn:
+    """Print one error line to stderr and exit with ``code``."""
+    typer.echo(f"lsr: error: {message}", err=True)
+    raise typer.Exit(code)
+
+
+def emit_json(obj: Any) -> None:
+    """Print one JSON object (the scripting contract)."""
+    typer.echo(json.dumps(obj, indent=2, ensure_ascii=False, default=str))
+
+
+def open_workspace() -> Workspace:
+    """Find the workspace for this invocation."""
+    return find_workspace(state.workspace)
+
+
+@app.command()
+def init(
+    directory: Path = typer.Argument(..., help="Folder for the new, empty review."),
+    title: str = typer.Option("A new living review", help="The review's title."),
+) -> None:
+    """Create a new, empty workspace (protocol template, searches/, db/)."""
+    from living_review.init import init_workspace
+
+    root = init_workspace(directory, title=title)
+    typer.echo(f"created a workspace in {root}")
+    typer.echo(f"next: edit {root / 'protocol' / 'review.toml'}, then import your searches")
+
+
+@app.command("import")
+def import_(
+    file: Path = typer.Argument(
+        ..., help="The export file (PubMed XML/.nbib, RIS, Ovid, WoS, CSV)."
+    ),
+    database: str = typer.Option(
+        ..., "--database", "-d", help="pubmed|embase|cochrane|wos|scopus|other"
+    ),
+    fmt: str = typer.Option(
+        "auto", "--format", "-f", help="auto|pubmed-xml|medline|ris|ovid|wos|csv"
+    ),
+    query: str | None = typer.Option(
+        None, "--query", help="The search strategy that produced the file."
+    ),
+    as_json: bool = typer.Option(False, "--json", help="Print one JSON object."),
+) -> None:
+    """Import a search export as one search run (all or nothing)."""
+    from living_review.importing import import_file
+
+    ws = open_workspace()
+    progress = None if as_json or not sys.stderr.isatty() else _progress_bar(file.name)
+    try:
+        result = import_file(
+            ws.engine, file, database=database, fmt=fmt, strategy=query, progress=progress
+        )
+    finally:
+        if progress is not None:
+            typer.echo("", err=True)
+    if as_json:
+        emit_json(result.as_json())
+        return
+    if result.already_imported:
+        typer.echo(
+            f"{file}: already imported as search run {result.search_run_id} "
+            f"({result.records_in_file} records); nothing changed"
+        )
+        return
+    typer.echo(
+        f"{file}: {result.records_in_file} records ({result.file_format}) -> search run "
+        f"{result.search_run_id}: {result.new_records} new, {result.linked_records} already "
+        f"in the store from {database} (linked)"
+    )
+
+
+def _progress_bar(label: str) -> Callable[[int, float | None], None]:
+    last = [-1]
+
+    def show(done: int, fraction: float | None) -> None:
+        pct = int((fraction or 0) * 100)
+        if pct == last[0] and done % 5000:
+            return
+        last[0] = pct
+        bar = "#" * (pct // 4)
+        typer.echo(f"\r{label} [{bar:<25}] {pct:3d}%  {done:,} records", err=True, nl=False)
+
+    return show
+
+
+@app.command()
+def status(as_json: bool = typer.Option(False, "--json", help="Print one JSON object.")) -> None:
+    """Search runs, record counts and what the review needs next."""
+    from living_review.status import review_status
+
+    st = review_status(open_workspace())
+    if as_json:
+        emit_json(st.as_json())
+        return
+    typer.echo(st.review)
+    typer.echo(
+        f"records in the store: {st.records:,}  (identified by searches: {st.identified_total:,})"
+    )
+    if st.search_runs:
+        typer.echo("search runs:")
+        for r in st.search_runs:
+            typer.echo(
+                f"  #{r.id:<3} {r.database:<8} {r.run_at[:10]}  {r.records_in_file:>7,} "
+                f"records  {r.new_records:>7,} new  {r.file_name or r.origin}"
+            )
+    for step in st.next_steps:
+        typer.echo(f"next: {step}")
+
+
+@search_app.command("run")
+def search_run(
+    database: str = typer.Argument(..., help="pubmed (live E-utilities) or embase (instructions)."),
+    as_json: bool = typer.Option(False, "--json", help="Print one JSON object."),
+) -> None:
+    """Run the saved strategy live; only records new since the last run are imported."""
+    from living_review.searches import run_saved_search
+
+    outcome = run_saved_search(open_workspace(), database)
+    if as_json:
+        emit_json(outcome.as_json())
+    else:
+        typer.echo(outcome.message)
+
+
+@search_app.command("load")
+def search_load(
+    as_json: bool = typer.Option(False, "--json", help="Print one JSON object."),
+) -> None:
+    """Import every saved export in searches/ that the store does not hold yet."""
+    from living_review.searches import load_saved_exports
+
+    results = load_saved_exports(open_workspace())
+    if as_json:
+        emit_json({"imports": [r.as_json() for r in results]})
+        return
+    if not results:
+        typer.echo("no saved exports in searches/")
+    for r in results:
+        state_ = "already imported" if r.already_imported else f"{r.new_records} new"
+        typer.echo(f"searches/{r.database}/{r.file_name}: {r.records_in_file} records, {state_}")
+
+
+@app.command()
+def tui(
+    reviewer: str | None = typer.Option(None, "--reviewer", "-r", help="Who is working."),
+) -> None:
+    """Open the Textual app on the workspace (the main job)."""
+    # The core must not import the TUI package: it is found through its entry point and loaded
+    # only when this command runs.
+    found = entry_points(group="living_review.commands", name="tui")
+    if not found:
+        fail("the TUI package (living_review_tui) is not installed")
+    ws = open_workspace()
+    ws.protocol  # noqa: B018 - a bad protocol is reported here, before the screen opens
+    next(iter(found)).load()(ws, reviewer=reviewer)
+
+
+def main() -> None:
+    """Entry point: run the app, turning user errors into one line and exit code 1."""
+    try:
+        app()
+    except LsrError as exc:
+        typer.echo(f"lsr: error: {exc}", err=True)
+        sys.exit(1)

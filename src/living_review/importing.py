@@ -1,0 +1,298 @@
+"""Provides ``import_file`` and ``import_records``: one export (or live run) -> one SearchRun.
+
+An import is one transaction: either every record of the file is stored and linked to its run,
+or (on any error) the store is exactly as it was. A record the store already holds under the
+same database and accession is *linked* to the new run, not copied; matching across databases
+is deduplication's decision, never the importer's (conference abstracts can share a DOI).
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import asdict, dataclass
+from datetime import datetime
+from itertools import islice
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import Engine, insert, select, tuple_
+from sqlmodel import Session
+
+from living_review.errors import InputFileError, LsrError
+from living_review.sources.base import ParsedRecord
+from living_review.sources.registry import parse_file
+from living_review.store.engine import write_session
+from living_review.store.models import AuditEvent, Record, RecordSource, SearchRun, utcnow
+
+DATABASES = ("pubmed", "embase", "cochrane", "wos", "scopus", "other")
+BATCH = 2000
+
+#: Called as ``progress(records_done, fraction_done)``; fraction is ``None`` when unknown.
+Progress = Callable[[int, float | None], None]
+
+
+@dataclass(frozen=True)
+class ImportResult:
+    """What an import did; ``as_json`` is the ``lsr import --json`` contract."""
+
+    search_run_id: int
+    database: str
+    file_name: str | None
+    file_format: str | None
+    file_sha256: str | None
+    records_in_file: int
+    new_records: int
+    linked_records: int
+    already_imported: bool = False
+
+    def as_json(self) -> dict[str, Any]:
+        """Return the JSON object scripts rely on (keys never renamed)."""
+        return asdict(self)
+
+
+@dataclass(frozen=True)
+class RunInfo:
+    """The facts of a search run other than its records."""
+
+    database: str
+    strategy: str | None = None
+    file_name: str | None = None
+    file_sha256: str | None = None
+    file_format: str | None = None
+    date_from: str | None = None
+    date_to: str | None = None
+    origin: str = "file"
+    run_at: datetime | None = None
+    actor: str | None = None
+
+
+def file_sha256(path: Path) -> str:
+    """Return the SHA-256 of a file, read in chunks (exports can be hundreds of MB)."""
+    h = hashlib.sha256()
+    with path.open("rb") as fh:
+        for chunk in iter(lambda: fh.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def count_lines(path: Path) -> int:
+    """Return the number of lines of a file (for an honest progress fraction)."""
+    n = 0
+    with path.open("rb") as fh:
+        for chunk in iter(lambda: fh.read(1 << 20), b""):
+            n += chunk.count(b"\n")
+    return max(n, 1)
+
+
+def check_database(database: str) -> str:
+    """Return the database name, or raise naming the accepted ones."""
+    if database not in DATABASES:
+        raise LsrError(f"unknown database {database!r} (one of: {', '.join(DATABASES)})")
+    return database
+
+
+def import_file(
+    engine: Engine,
+    path: Path,
+    *,
+    database: str,
+    fmt: str = "auto",
+    strategy: str | None = None,
+    date_from: str | None = None,
+    date_to: str | None = None,
+    actor: str | None = None,
+    run_at: datetime | None = None,
+    progress: Progress | None = None,
+) -> ImportResult:
+    """Import one export file as one search run, in one transaction.
+
+    Importing a file whose SHA-256 is already recorded for the same database changes nothing
+    and returns the earlier run with ``already_imported=True``.
+    """
+    check_database(database)
+    path = Path(path)
+    if not path.is_file():
+        raise InputFileError(path, "no such file" if not path.exists() else "not a regular file")
+    sha = file_sha256(path)
+    with Session(engine) as session:
+        run = session.scalars(
+            select(SearchRun)
+            .where(SearchRun.database == database, SearchRun.file_sha256 == sha)  # type: ignore[arg-type]
+            .order_by(SearchRun.id)  # type: ignore[arg-type]
+        ).first()
+        if run is not None and run.id is not None:
+            return ImportResult(
+                search_run_id=run.id,
+                database=database,
+                file_name=run.file_name,
+                file_format=run.file_format,
+                file_sha256=sha,
+                records_in_file=run.records_in_file,
+                new_records=0,
+                linked_records=0,
+                already_imported=True,
+            )
+    used_fmt, records = parse_file(path, fmt)
+    total_lines = count_lines(path) if progress else 1
+
+    def _progress(done: int, rec: ParsedRecord) -> None:
+        if progress is not None:
+            progress(done, min(1.0, (rec.line or 0) / total_lines) if rec.line else None)
+
+    info = RunInfo(
+        database=database,
+        strategy=strategy,
+        file_name=path.name,
+        file_sha256=sha,
+        file_format=used_fmt,
+        date_from=date_from,
+        date_to=date_to,
+        actor=actor,
+        run_at=run_at,
+    )
+    return import_records(engine, records, info, on_record=_progress)
+
+
+def _key(database: str, rec: ParsedRecord) -> str | None:
+    """The record's source key in ``database``: its PMID for PubMed, else its accession."""
+    if database == "pubmed" and rec.pmid:
+        return rec.pmid
+    return rec.source_key
+
+
+_RECORD_FIELDS = (
+    "title", "abstract", "authors", "year", "journal", "journal_abbrev", "volume", "issue",
+    "pages", "doi", "pmid", "accession", "publication_types", "keywords", "language", "flags",
+    "extra", "raw",
+)  # fmt: skip
+
+
+def _batches(it: Iterator[ParsedRecord], size: int) -> Iterator[list[ParsedRecord]]:
+    while batch := list(islice(it, size)):
+        yield batch
+
+
+def import_records(
+    engine: Engine,
+    records: Iterable[ParsedRecord],
+    info: RunInfo,
+    *,
+    on_record: Callable[[int, ParsedRecord], None] | None = None,
+) -> ImportResult:
+    """Store ``records`` as one new search run, in one transaction (all or nothing)."""
+    check_database(info.database)
+    database = info.database
+    n_in = n_new = n_linked = 0
+    # Keys seen earlier in this same run: a file listing one accession twice is one record.
+    seen: dict[str, int] = {}
+    with write_session(engine) as session:
+        run = SearchRun(
+            database=database,
+            strategy=info.strategy,
+            run_at=info.run_at or utcnow(),
+            date_from=info.date_from,
+            date_to=info.date_to,
+            file_name=info.file_name,
+            file_sha256=info.file_sha256,
+            file_format=info.file_format,
+            origin=info.origin,
+            actor=info.actor,
+        )
+        session.add(run)
+        session.flush()
+        run_id = run.id
+        assert run_id is not None
+        for batch in _batches(iter(records), BATCH):
+            keys = {k for r in batch if (k := _key(database, r)) is not None and k not in seen}
+            existing: dict[str, tuple[int, str]] = {}
+            if keys:
+                rows = session.execute(
+                    select(Record.id, Record.source_key, Record.raw).where(  # type: ignore[call-overload]
+                        tuple_(Record.database, Record.source_key).in_(
+                            [(database, k) for k in keys]
+                        )
+                    )
+                )
+                existing = {sk: (rid, raw) for rid, sk, raw in rows}
+            new_rows: list[dict[str, Any]] = []
+            new_pos: list[int] = []
+            links: list[dict[str, Any]] = []
+            for rec in batch:
+                n_in += 1
+                key = _key(database, rec)
+                if key is not None and key in seen:
+                    n_linked += 1  # repeated within the file: already linked to this run
+                elif key is not None and key in existing:
+                    rid, raw = existing[key]
+                    links.append(
+                        {
+                            "record_id": rid,
+                            "search_run_id": run_id,
+                            "position": n_in,
+                            "raw": rec.raw if rec.raw != raw else None,
+                        }
+                    )
+                    seen[key] = rid
+                    n_linked += 1
+                else:
+                    row = {f: getattr(rec, f) for f in _RECORD_FIELDS}
+                    row.update(
+                        database=database, source_key=key, first_run_id=run_id,
+                        created_at=utcnow(),
+                    )  # fmt: skip
+                    new_rows.append(row)
+                    new_pos.append(n_in)
+                    if key is not None:
+                        seen[key] = -1
+                if on_record is not None:
+                    on_record(n_in, rec)
+            if new_rows:
+                ids = (
+                    session.execute(
+                        insert(Record).returning(Record.id, sort_by_parameter_order=True),  # type: ignore[arg-type]
+                        new_rows,
+                    )
+                    .scalars()
+                    .all()
+                )
+                for rid, row, pos in zip(ids, new_rows, new_pos, strict=True):
+                    if row["source_key"] is not None:
+                        seen[row["source_key"]] = rid
+                    links.append(
+                        {"record_id": rid, "search_run_id": run_id, "position": pos, "raw": None}
+                    )
+                n_new += len(new_rows)
+            if links:
+                session.execute(insert(RecordSource), links)
+        run.records_in_file = n_in
+        run.new_records = n_new
+        run.linked_records = n_linked
+        session.add(run)
+        session.add(
+            AuditEvent(
+                actor=info.actor,
+                action="import",
+                entity="search_run",
+                entity_id=str(run_id),
+                detail={
+                    "database": database,
+                    "file": info.file_name,
+                    "sha256": info.file_sha256,
+                    "origin": info.origin,
+                    "records_in_file": n_in,
+                    "new_records": n_new,
+                    "linked_records": n_linked,
+                },
+            )
+        )
+    return ImportResult(
+        search_run_id=run_id,
+        database=database,
+        file_name=info.file_name,
+        file_format=info.file_format,
+        file_sha256=info.file_sha256,
+        records_in_file=n_in,
+        new_records=n_new,
+        linked_records=n_linked,
+    )

@@ -1,0 +1,1 @@
+"""Provides the store: SQLModel tables, the engine set-up and the migrations."""

@@ -1,0 +1,146 @@
+"""Provides the store's tables (SQLModel): the facts the review keeps.
+
+Counts (PRISMA boxes, screening progress) are never columns here: they are derived from these
+rows when asked for. Lists and free-form fields are JSON columns so that nothing an export held
+is dropped for lack of a column. Every table here has an Alembic migration; a test checks that
+the migrated schema equals these models.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import JSON, Column, DateTime, Index, MetaData, Text, UniqueConstraint
+from sqlmodel import Field, SQLModel
+
+# Named constraints, so that Alembic can alter them on SQLite (batch mode) and PostgreSQL alike.
+SQLModel.metadata.naming_convention = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+metadata: MetaData = SQLModel.metadata
+
+
+def utcnow() -> datetime:
+    """Return the current time, timezone-aware UTC (stored as such on every engine)."""
+    return datetime.now(UTC)
+
+
+def _ts(**kw: Any) -> Any:
+    return Field(default_factory=utcnow, sa_column=Column(DateTime(timezone=True), **kw))
+
+
+class SearchRun(SQLModel, table=True):
+    """One execution of a search: an imported export file or a live E-utilities run.
+
+    PRISMA's identification counts ("records identified from databases") are the sum of
+    ``records_in_file`` over runs, per database.
+    """
+
+    __tablename__ = "search_run"
+
+    id: int | None = Field(default=None, primary_key=True)
+    database: str = Field(index=True)
+    strategy: str | None = Field(default=None, sa_column=Column(Text))
+    run_at: datetime = _ts(nullable=False)
+    date_from: str | None = None
+    date_to: str | None = None
+    file_name: str | None = None
+    file_sha256: str | None = Field(default=None, index=True)
+    file_format: str | None = None
+    records_in_file: int = 0
+    new_records: int = 0
+    linked_records: int = 0
+    origin: str = "file"  # "file" (an export) or "eutils" (a live PubMed run)
+    actor: str | None = None
+
+
+class Record(SQLModel, table=True):
+    """One bibliographic record as a database returned it (not yet deduplicated).
+
+    ``(database, source_key)`` identifies it: importing the same accession from the same
+    database again links the new run to this row instead of copying it. Matching across
+    databases is deduplication's job and never happens here.
+    """
+
+    __tablename__ = "record"
+    __table_args__ = (
+        UniqueConstraint("database", "source_key", name="uq_record_database_source_key"),
+        Index("ix_record_doi", "doi"),
+        Index("ix_record_pmid", "pmid"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    database: str
+    source_key: str | None = None
+    title: str | None = Field(default=None, sa_column=Column(Text))
+    abstract: str | None = Field(default=None, sa_column=Column(Text))
+    authors: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    year: int | None = None
+    journal: str | None = Field(default=None, sa_column=Column(Text))
+    journal_abbrev: str | None = None
+    volume: str | None = None
+    issue: str | None = None
+    pages: str | None = None
+    doi: str | None = None
+    pmid: str | None = None
+    accession: str | None = None
+    publication_types: list[str] = Field(
+        default_factory=list, sa_column=Column(JSON, nullable=False)
+    )
+    keywords: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    language: str | None = None
+    flags: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    extra: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    raw: str = Field(default="", sa_column=Column(Text, nullable=False))
+    first_run_id: int | None = Field(default=None, foreign_key="search_run.id")
+    created_at: datetime = _ts(nullable=False)
+
+
+class RecordSource(SQLModel, table=True):
+    """Provenance: which search run found which record, at which position in the file.
+
+    ``raw`` holds the run's own text of the record only when it differs from the text the
+    record was first stored with (an updated citation), so no version of a record is lost.
+    """
+
+    __tablename__ = "record_source"
+    __table_args__ = (
+        UniqueConstraint("record_id", "search_run_id", name="uq_record_source_record_id"),
+        Index("ix_record_source_search_run_id", "search_run_id"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    record_id: int = Field(foreign_key="record.id")
+    search_run_id: int = Field(foreign_key="search_run.id")
+    position: int
+    raw: str | None = Field(default=None, sa_column=Column(Text))
+
+
+class Reviewer(SQLModel, table=True):
+    """A person who screens, extracts, assesses or resolves; every action names one."""
+
+    __tablename__ = "reviewer"
+
+    id: int | None = Field(default=None, primary_key=True)
+    name: str = Field(unique=True)
+    role: str = "reviewer"  # "lead" or "reviewer"
+    created_at: datetime = _ts(nullable=False)
+
+
+class AuditEvent(SQLModel, table=True):
+    """An append-only line in the audit trail: who did what to which entity, and when."""
+
+    __tablename__ = "audit_event"
+
+    id: int | None = Field(default=None, primary_key=True)
+    at: datetime = _ts(nullable=False)
+    actor: str | None = None
+    action: str = Field(index=True)
+    entity: str | None = None
+    entity_id: str | None = None
+    detail: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))

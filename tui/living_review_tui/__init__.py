@@ -1,0 +1,1 @@
+"""The Textual app for living-review: screens over the core service functions."""
