@@ -31,16 +31,20 @@ def shared() -> Path:
     return path
 
 
-@pytest.fixture
-def workspace(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Workspace]:
-    """A fresh workspace with its own store.
+@pytest.fixture(params=["sqlite", "postgresql"])
+def workspace(
+    request: pytest.FixtureRequest, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[Workspace]:
+    """A fresh workspace with its own store, once per engine.
 
-    The store is a real SQLite file (WAL) by default; with ``LSR_TEST_PG_URL`` set, each test
-    gets its own fresh PostgreSQL schema on that server instead.
+    "sqlite" is a real SQLite file (WAL). "postgresql" runs when ``LSR_TEST_PG_URL`` is set
+    (CI sets it) and gives each test its own fresh schema on that server; it skips otherwise.
     """
+    pg = os.environ.get("LSR_TEST_PG_URL") if request.param == "postgresql" else None
+    if request.param == "postgresql" and not pg:
+        pytest.skip("PostgreSQL tests need LSR_TEST_PG_URL (e.g. postgresql+psycopg://...)")
     root = init_workspace(tmp_path / "review")
     monkeypatch.delenv("LSR_WORKSPACE", raising=False)
-    pg = os.environ.get("LSR_TEST_PG_URL")
     schema = None
     if pg:
         from sqlalchemy import create_engine, text

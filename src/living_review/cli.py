@@ -14,11 +14,25 @@ from pathlib import Path
 from typing import Any, NoReturn
 
 import typer
+import typer.core
 
 from living_review.errors import LsrError
 from living_review.workspace import Workspace, find_workspace
 
+
+class _Group(typer.core.TyperGroup):
+    """Turns user errors (LsrError) from any command into one line on stderr and exit 1."""
+
+    def invoke(self, ctx: Any) -> Any:  # typer vendors click; its Context type is private
+        try:
+            return super().invoke(ctx)
+        except LsrError as exc:
+            typer.echo(f"lsr: error: {exc}", err=True)
+            raise typer.Exit(1) from None
+
+
 app = typer.Typer(
+    cls=_Group,
     name="lsr",
     help="living-review: living systematic reviews with network meta-analysis, in the terminal.",
     no_args_is_help=True,
@@ -209,9 +223,5 @@ def tui(
 
 
 def main() -> None:
-    """Entry point: run the app, turning user errors into one line and exit code 1."""
-    try:
-        app()
-    except LsrError as exc:
-        typer.echo(f"lsr: error: {exc}", err=True)
-        sys.exit(1)
+    """Entry point of the ``lsr`` command."""
+    app()

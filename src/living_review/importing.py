@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from sqlalchemy import Engine, insert, select, tuple_
-from sqlmodel import Session
+from sqlmodel import Session, col
 
 from living_review.errors import InputFileError, LsrError
 from living_review.sources.base import ParsedRecord
@@ -250,7 +250,7 @@ def import_records(
             if new_rows:
                 ids = (
                     session.execute(
-                        insert(Record).returning(Record.id, sort_by_parameter_order=True),  # type: ignore[arg-type]
+                        insert(Record).returning(col(Record.id), sort_by_parameter_order=True),
                         new_rows,
                     )
                     .scalars()

@@ -10,7 +10,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from sqlalchemy import Engine, func, select
-from sqlmodel import Session
+from sqlmodel import Session, col
 
 from living_review.store.models import Record, RecordSource, SearchRun
 from living_review.workspace import Workspace
@@ -73,17 +73,18 @@ def search_runs(engine: Engine) -> list[RunSummary]:
 def record_counts(engine: Engine) -> dict[str, int]:
     """Return the number of stored records per database."""
     with Session(engine) as session:
-        rows = session.execute(select(Record.database, func.count()).group_by(Record.database))
+        rows = session.execute(
+            select(col(Record.database), func.count()).group_by(col(Record.database))
+        )
         return {db: int(n) for db, n in rows}
 
 
 def unlinked_records(engine: Engine) -> int:
     """Return how many records have no search run (should always be 0: a consistency check)."""
     with Session(engine) as session:
-        linked = select(RecordSource.record_id)
-        return int(
-            session.scalar(select(func.count()).where(Record.id.not_in(linked))) or 0  # type: ignore[union-attr]
-        )
+        linked = select(col(RecordSource.record_id))
+        orphans = select(func.count()).where(col(Record.id).not_in(linked))
+        return int(session.scalar(orphans) or 0)
 
 
 def review_status(ws: Workspace) -> Status:
