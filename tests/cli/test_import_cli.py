@@ -23,14 +23,14 @@ Y1  - 2015
 JF  - Lancet Oncology
 DO  - 10.1016/S1470-2045(15)00050-9
 U2  - L1000001
-ER  - 
+ER  -
 
 TY  - JOUR
 T1  - Regorafenib after sorafenib
 A1  - Bruix J.
 Y1  - 2017
 U2  - L1000002
-ER  - 
+ER  -
 """
 
 XML_HEAD = (
@@ -84,7 +84,7 @@ def _truncated_xml(p: Path) -> None:
 
 
 def _ris_without_er(p: Path) -> None:
-    p.write_text(RIS.rsplit("ER  - ", 1)[0], encoding="utf-8")
+    p.write_text(RIS.rsplit("ER  -", 1)[0], encoding="utf-8")
 
 
 def _binary(p: Path) -> None:
