@@ -436,7 +436,11 @@ def _to_record(path: Path, parser: RisParser, raw: _RawRecord) -> ParsedRecord:
     keywords, starred = strip_major(bag.values("KW"))
     if not starred:
         bag.take("KW")
-    embase_com = bool(bag.values("U2")) and bool(_EMBASE_ACCESSION.match(bag.values("U2")[0]))
+    # Embase.com marks itself by its accession in U2, or by "DB - Embase" when an export (or a
+    # record) carries no accession; either way C5 is then the MEDLINE PMID.
+    embase_com = (
+        bool(bag.values("U2")) and bool(_EMBASE_ACCESSION.match(bag.values("U2")[0]))
+    ) or any(v.strip().lower() == "embase" for v in bag.values("DB"))
     pmid = _pmid(bag, embase_com)
     accession = _accession(bag, raw)
     pub_types = _publication_types(bag, ty)

@@ -509,3 +509,23 @@ class TestSniff:
     )
     def test_not_ris(self, head: str) -> None:
         assert not ris.sniff(head)
+
+
+def test_embase_c5_is_the_pmid_without_an_accession(tmp_path: Path) -> None:
+    """An Embase.com record without U2 still says "DB - Embase": its C5 is the PMID."""
+    f = tmp_path / "e.ris"
+    f.write_text(
+        "TY  - JOUR\nT1  - A trial\nDB  - Embase\nDB  - Medline\nC5  - 36455168\nER  -\n",
+        encoding="utf-8",
+    )
+    (rec,) = list(ris.parse(f))
+    assert rec.pmid == "36455168"
+    assert rec.accession is None  # no Embase accession is invented
+
+
+def test_c5_is_not_a_pmid_outside_embase(tmp_path: Path) -> None:
+    f = tmp_path / "o.ris"
+    f.write_text("TY  - JOUR\nT1  - A trial\nC5  - 12345\nER  -\n", encoding="utf-8")
+    (rec,) = list(ris.parse(f))
+    assert rec.pmid is None
+    assert rec.extra["C5"] in ("12345", ["12345"])
