@@ -16,6 +16,7 @@ from typing import Any, NoReturn
 import typer
 import typer.core
 
+from living_review.cli_dedup import dedup_app
 from living_review.cli_rob2 import rob2_app
 from living_review.errors import LsrError
 from living_review.workspace import Workspace, find_workspace
@@ -43,6 +44,7 @@ app = typer.Typer(
 search_app = typer.Typer(help="Saved searches: run them live or load their exports.")
 app.add_typer(search_app, name="search")
 app.add_typer(rob2_app, name="rob2")
+app.add_typer(dedup_app, name="dedup")
 
 
 class _State:

@@ -144,3 +144,54 @@ class AuditEvent(SQLModel, table=True):
     entity: str | None = None
     entity_id: str | None = None
     detail: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+
+
+# --- deduplication (living_review.dedup) -----------------------------------------------------
+
+
+class DuplicateLink(SQLModel, table=True):
+    """One decision about a pair of records: duplicate, possible (to review) or distinct.
+
+    Append-only: a reviewer's verdict or a split is a *new* row for the pair, and the pair's
+    current state is its newest row (highest id), so the history of every merge stays
+    readable. ``record_a < record_b`` always. ``method`` says who or what decided: ``exact_id``
+    / ``auto`` (the automatic pass), ``rule`` (a hard-negative rule), ``reviewer``, ``split``.
+    """
+
+    __tablename__ = "duplicate_link"
+    __table_args__ = (Index("ix_duplicate_link_pair", "record_a", "record_b"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    record_a: int = Field(foreign_key="record.id")
+    record_b: int = Field(foreign_key="record.id", index=True)
+    decision: str  # duplicate | possible | distinct
+    score: float | None = None
+    method: str  # exact_id | auto | rule | reviewer | split
+    actor: str | None = None
+    reason: str | None = Field(default=None, sa_column=Column(Text))
+    created_at: datetime = _ts(nullable=False)
+
+
+class DedupKey(SQLModel, table=True):
+    """A blocking key of a record, so an incremental pass finds candidates by index lookup.
+
+    Rows exist for every record the dedup pass has seen (see ``DedupSeen``); the keys are
+    derived data and can be rebuilt from the records at any time.
+    """
+
+    __tablename__ = "dedup_key"
+    __table_args__ = (Index("ix_dedup_key_key", "key"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    record_id: int = Field(foreign_key="record.id", index=True)
+    key: str
+
+
+class DedupSeen(SQLModel, table=True):
+    """Marks a record as compared with the store by a dedup pass (so it is not compared again)."""
+
+    __tablename__ = "dedup_seen"
+
+    record_id: int = Field(foreign_key="record.id", primary_key=True)
+    seen_at: datetime = _ts(nullable=False)
+    engine_version: str = "1"

@@ -1,0 +1,139 @@
+"""Each hard-negative rule: look-alike pairs that must never merge automatically."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from living_review.dedup.normalise import NormRecord, normalise_record
+from living_review.dedup.rules import detect_notice, different_reports, hard_negative
+from living_review.dedup.scoring import compare
+
+TITLE = "Regorafenib for patients with hepatocellular carcinoma who progressed on sorafenib"
+
+
+def rec(key: int, **kw: Any) -> NormRecord:
+    row: dict[str, Any] = {
+        "id": key,
+        "title": TITLE,
+        "authors": ["Bruix J", "Qin S", "Merle P"],
+        "year": 2017,
+        "journal": "Lancet",
+        "volume": "389",
+        "issue": "10064",
+        "pages": "56-66",
+    }
+    row.update(kw)
+    return normalise_record(row)
+
+
+@pytest.mark.parametrize(
+    ("title", "kind"),
+    [
+        (f"Erratum: {TITLE}", "erratum"),
+        (f"Correction to: {TITLE}", "erratum"),
+        (f"{TITLE} (vol 389, pg 56, 2017)", "erratum"),
+        (f"Retraction notice: {TITLE}", "retraction"),
+        (f"Expression of concern: {TITLE}", "concern"),
+        (f"Comment on: {TITLE}", "comment"),
+        (f"{TITLE} - Reply", "reply"),
+        (f"{TITLE} AUTHORS REPLY", "reply"),
+        (TITLE, None),
+        (f"{TITLE}.[Erratum appears in Lancet. 2017]", None),  # an article that has an erratum
+    ],
+)
+def test_notice_detection_from_titles(title: str, kind: str | None) -> None:
+    assert detect_notice(title, [], []) == kind
+
+
+def test_notice_detection_from_flags_and_types() -> None:
+    assert detect_notice(TITLE, ["erratum"], []) == "erratum"
+    assert detect_notice(TITLE, [], ["Published Erratum"]) == "erratum"
+    assert detect_notice(TITLE, [], ["Retraction of Publication"]) == "retraction"
+    assert detect_notice(TITLE, ["retracted"], []) is None  # the retracted article itself
+    assert detect_notice(TITLE, ["has_erratum"], []) is None
+
+
+def test_erratum_vs_article_never_merges() -> None:
+    article = rec(1)
+    erratum = rec(2, title=f"Erratum: {TITLE}", pages="1322", issue="10077")
+    assert hard_negative(article, erratum) is not None
+    assert compare(article, erratum).outcome == "distinct"
+    assert compare(article, erratum).cannot_link
+
+
+def test_erratum_vs_article_even_without_a_page_to_compare() -> None:
+    erratum = rec(2, title=f"Erratum: {TITLE}", pages=None, volume=None, issue=None)
+    assert compare(rec(1), erratum).outcome == "distinct"
+
+
+def test_one_erratum_titled_two_ways_is_one_record() -> None:
+    a = rec(1, title=f"Erratum: {TITLE}", pages="1322", issue="10077")
+    b = rec(2, pages="1322", issue="10077")  # the same notice, titled as the article
+    assert hard_negative(a, b) is None
+
+
+def test_retraction_and_comment_vs_article() -> None:
+    assert "retraction" in (
+        hard_negative(rec(1), rec(2, title=f"Retraction: {TITLE}", pages="1700")) or ""
+    )
+    comment = rec(2, title=f"Comment on: {TITLE}", authors=["Smith A"], pages="1210")
+    assert hard_negative(rec(1), comment) is not None
+
+
+def test_letter_and_reply_on_one_page_stay_apart() -> None:
+    letter = rec(1, title="Sorafenib and the liver", authors=["Edey M"], pages="1511")
+    reply = rec(2, title="Sorafenib and the liver AUTHORS REPLY", authors=["Esmon C"], pages="1511")
+    assert compare(letter, reply).outcome == "distinct"
+
+
+def test_conference_abstract_vs_journal_article() -> None:
+    article = rec(1)
+    abstract = rec(
+        2,
+        year=2016,
+        journal="Annals of Oncology. Conference: ESMO 2016",
+        volume="27",
+        issue="Suppl 6",
+        pages="LBA28",
+    )
+    assert hard_negative(article, abstract) == "conference abstract vs journal article"
+    assert compare(article, abstract).outcome == "distinct"
+
+
+def test_conference_abstract_same_item_in_two_databases_still_merges() -> None:
+    embase = rec(1, journal="Diabetologia", volume="55", issue="SUPPL. 1", pages="S334")
+    other = rec(2, journal="Diabetologia", volume="1", issue=None, pages="S334")
+    assert hard_negative(embase, other) is None
+    assert compare(embase, other).outcome == "duplicate"
+
+
+@pytest.mark.parametrize(
+    "other",
+    [
+        f"{TITLE}: 2-year follow-up",
+        f"{TITLE}: Japanese subgroup analysis",
+        f"{TITLE}: results in elderly patients",
+        TITLE.replace("patients", "Asian patients"),
+    ],
+)
+def test_different_reports_of_one_trial(other: str) -> None:
+    a, b = rec(1), rec(2, title=other, pages="100-110")
+    assert different_reports(a, b) is not None
+    assert compare(a, b).outcome == "distinct"
+
+
+def test_different_time_points_are_different_reports() -> None:
+    a = rec(1, title=f"{TITLE}: 52-week results")
+    b = rec(2, title=f"{TITLE}: 104-week results")
+    assert different_reports(a, b) is not None
+
+
+def test_cut_off_title_is_not_a_different_report() -> None:
+    long_title = (
+        TITLE + " in a randomised, double-blind, placebo-controlled phase 3 trial (RESORCE)"
+    )
+    a = rec(1, title=long_title)
+    b = rec(2, title=long_title[:120])
+    assert different_reports(a, b) is None
