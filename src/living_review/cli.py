@@ -16,8 +16,9 @@ from typing import Any, NoReturn
 import typer
 import typer.core
 
-from living_review.cli_dedup import dedup_app
+from living_review.cli_dedup import dedup_app, dedup_summary
 from living_review.cli_rob2 import rob2_app
+from living_review.dedup.service import run_dedup
 from living_review.errors import LsrError
 from living_review.workspace import Workspace, find_workspace
 
@@ -124,8 +125,11 @@ def import_(
     finally:
         if progress is not None:
             typer.echo("", err=True)
+    dedup = None if result.already_imported else run_dedup(ws.engine)
     if as_json:
-        emit_json(result.as_json())
+        out = result.as_json()
+        out["dedup"] = dedup.as_json() if dedup else None
+        emit_json(out)
         return
     if result.already_imported:
         typer.echo(
@@ -138,6 +142,8 @@ def import_(
         f"{result.search_run_id}: {result.new_records} new, {result.linked_records} already "
         f"in the store from {database} (linked)"
     )
+    if dedup is not None:
+        typer.echo(dedup_summary(dedup))
 
 
 def _progress_bar(label: str) -> Callable[[int, float | None], None]:
@@ -165,7 +171,8 @@ def status(as_json: bool = typer.Option(False, "--json", help="Print one JSON ob
         return
     typer.echo(st.review)
     typer.echo(
-        f"records in the store: {st.records:,}  (identified by searches: {st.identified_total:,})"
+        f"records identified: {st.identified_total:,}; in the store: {st.records:,}; "
+        f"duplicates removed: {st.duplicates_removed:,}; unique: {st.unique_records:,}"
     )
     if st.search_runs:
         typer.echo("search runs:")
@@ -200,15 +207,18 @@ def search_load(
     """Import every saved export in searches/ that the store does not hold yet."""
     from living_review.searches import load_saved_exports
 
-    results = load_saved_exports(open_workspace())
+    ws = open_workspace()
+    results = load_saved_exports(ws)
+    dedup = run_dedup(ws.engine)
     if as_json:
-        emit_json({"imports": [r.as_json() for r in results]})
+        emit_json({"imports": [r.as_json() for r in results], "dedup": dedup.as_json()})
         return
     if not results:
         typer.echo("no saved exports in searches/")
     for r in results:
         state_ = "already imported" if r.already_imported else f"{r.new_records} new"
         typer.echo(f"searches/{r.database}/{r.file_name}: {r.records_in_file} records, {state_}")
+    typer.echo(dedup_summary(dedup))
 
 
 @app.command()

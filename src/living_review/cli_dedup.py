@@ -21,7 +21,7 @@ import typer
 if TYPE_CHECKING:
     from sqlalchemy import Engine
 
-    from living_review.dedup.service import FieldDiff, PossiblePair
+    from living_review.dedup.service import FieldDiff, PassResult, PossiblePair
 
 dedup_app = typer.Typer(
     help="Find duplicates across databases; review, decide and reverse merges.",
@@ -60,21 +60,24 @@ def dedup_main(
         out["pass"] = result.as_json()
         emit_json(out)
         return
-    c = result.counts
-    typer.echo(
-        f"compared {result.records_compared:,} new records ({result.pairs_scored:,} pairs): "
-        f"{result.merged_pairs:,} merged, {result.possible_pairs:,} to review, "
-        f"{result.kept_apart:,} look-alikes kept apart by rule"
-    )
-    typer.echo(
-        f"identified {c.identified:,}; duplicates removed {c.removed:,} "
-        f"({c.removed_at_import:,} at import, {c.removed_by_dedup:,} by dedup); "
-        f"unique records {c.unique:,}"
-    )
+    typer.echo(dedup_summary(result))
     if review:
         if not reviewer:
             fail("--review needs --reviewer NAME", 2)
         _review_loop(engine, reviewer)
+
+
+def dedup_summary(result: PassResult) -> str:
+    """Say what a dedup pass did and where the PRISMA counts stand, in two lines."""
+    c = result.counts
+    return (
+        f"dedup: compared {result.records_compared:,} new records ({result.pairs_scored:,} "
+        f"pairs): {result.merged_pairs:,} merged, {result.possible_pairs:,} to review, "
+        f"{result.kept_apart:,} look-alikes kept apart by rule\n"
+        f"identified {c.identified:,}; duplicates removed {c.removed:,} "
+        f"({c.removed_at_import:,} at import, {c.removed_by_dedup:,} by dedup); "
+        f"unique records {c.unique:,}"
+    )
 
 
 @dedup_app.command("review")

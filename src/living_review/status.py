@@ -12,7 +12,7 @@ from typing import Any
 from sqlalchemy import Engine, func, select
 from sqlmodel import Session, col
 
-from living_review.store.models import Record, RecordSource, SearchRun
+from living_review.store.models import DedupSeen, Record, RecordSource, SearchRun
 from living_review.workspace import Workspace
 
 
@@ -41,6 +41,10 @@ class Status:
     records_by_database: dict[str, int]
     identified_by_database: dict[str, int]
     identified_total: int
+    duplicates_removed: int = 0
+    unique_records: int = 0
+    awaiting_dedup: int = 0
+    possible_duplicates: int = 0
     search_runs: list[RunSummary] = field(default_factory=list)
     next_steps: list[str] = field(default_factory=list)
 
@@ -87,10 +91,22 @@ def unlinked_records(engine: Engine) -> int:
         return int(session.scalar(orphans) or 0)
 
 
+def awaiting_dedup(engine: Engine) -> int:
+    """Return how many records no deduplication pass has compared with the store yet."""
+    with Session(engine) as session:
+        seen = select(col(DedupSeen.record_id))
+        return int(session.scalar(select(func.count()).where(col(Record.id).not_in(seen))) or 0)
+
+
 def review_status(ws: Workspace) -> Status:
     """Compute the workspace's status from the store and the protocol."""
+    from living_review.dedup.service import duplicate_counts, possible_pairs
+
     runs = search_runs(ws.engine)
     by_db = record_counts(ws.engine)
+    dup = duplicate_counts(ws.engine)
+    pending = awaiting_dedup(ws.engine)
+    possible = len(possible_pairs(ws.engine))
     identified: dict[str, int] = {}
     for r in runs:
         identified[r.database] = identified.get(r.database, 0) + r.records_in_file
@@ -103,8 +119,10 @@ def review_status(ws: Workspace) -> Status:
             + ", ".join(missing)
             + " ('lsr search run DATABASE' or 'lsr import FILE --database DATABASE')"
         )
-    if runs:
-        steps.append("remove duplicates across databases ('lsr dedup')")
+    if pending:
+        steps.append(f"remove duplicates: {pending:,} records not yet compared ('lsr dedup')")
+    if possible:
+        steps.append(f"review {possible:,} possible duplicate pairs ('lsr dedup review')")
     if not runs:
         steps.append("import the saved exports in searches/ ('lsr search load')")
     return Status(
@@ -113,6 +131,10 @@ def review_status(ws: Workspace) -> Status:
         records_by_database=by_db,
         identified_by_database=identified,
         identified_total=sum(identified.values()),
+        duplicates_removed=dup.removed,
+        unique_records=dup.unique,
+        awaiting_dedup=pending,
+        possible_duplicates=possible,
         search_runs=runs,
         next_steps=steps,
     )
