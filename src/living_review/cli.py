@@ -17,6 +17,7 @@ import typer
 import typer.core
 
 from living_review.cli_dedup import dedup_app, dedup_summary
+from living_review.cli_nma import nma_app
 from living_review.cli_rob2 import rob2_app
 from living_review.dedup.service import run_dedup
 from living_review.errors import LsrError
@@ -46,6 +47,7 @@ search_app = typer.Typer(help="Saved searches: run them live or load their expor
 app.add_typer(search_app, name="search")
 app.add_typer(rob2_app, name="rob2")
 app.add_typer(dedup_app, name="dedup")
+app.add_typer(nma_app, name="nma")
 
 
 class _State:

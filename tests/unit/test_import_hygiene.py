@@ -21,6 +21,10 @@ CORE_MODULES = [
     "living_review.searches",
     "living_review.workspace",
     "living_review.sources.registry",
+    "living_review.nma",
+    "living_review.nma.bayes",
+    "living_review.rob2",
+    "living_review.dedup.service",
 ]
 
 
@@ -29,7 +33,7 @@ def test_core_imports_no_textual_nor_pymc() -> None:
         "import importlib, json, sys\n"
         f"for m in {CORE_MODULES!r}: importlib.import_module(m)\n"
         "print(json.dumps(sorted(k for k in sys.modules if k.split('.')[0] in "
-        "('textual', 'living_review_tui', 'pymc', 'pytensor', 'sklearn'))))\n"
+        "('textual', 'living_review_tui', 'pymc', 'pytensor', 'sklearn', 'matplotlib'))))\n"
     )
     out = subprocess.run(
         [sys.executable, "-c", code], check=True, capture_output=True, text=True
