@@ -179,7 +179,7 @@ def test_hard_negative_is_kept_apart_and_explained(workspace: Workspace) -> None
     result = service.run_dedup(workspace.engine)
     assert result.merged_pairs == 0
     with Session(workspace.engine) as s:
-        reasons = s.scalars(select(DuplicateLink.reason)).all()
+        reasons = s.scalars(select(col(DuplicateLink.reason))).all()
     assert any(r and "notice vs article" in r for r in reasons)
 
 
@@ -242,7 +242,7 @@ def test_cli_json_contract_and_decide_split(
     out = runner.invoke(app, ["dedup"])
     assert out.exit_code == 0 and "duplicates removed" in out.stdout
     with Session(workspace.engine) as s:
-        assert s.scalar(select(func.count()).select_from(DuplicateLink)) >= 4
+        assert (s.scalar(select(func.count()).select_from(DuplicateLink)) or 0) >= 4
 
 
 def test_cli_review_loop(workspace: Workspace, monkeypatch: pytest.MonkeyPatch) -> None:

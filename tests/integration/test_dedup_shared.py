@@ -1,8 +1,9 @@
 """The dedup engine on the shared labelled sets: zero false merges; recall vs bib-dedupe's.
 
 bib-dedupe 0.11's pairwise recall on these sets (measured on this machine, see the issue)
-is the bar. Sets where we are still below it are marked xfail (strict), so the gap stays
-visible and the mark must be removed once it is closed.
+is the bar, counted on *automatic* merges only (not the review queue). Sets where we are
+still below it are marked xfail (strict), so the gap stays visible and the mark must be
+removed once it is closed.
 """
 
 from __future__ import annotations
@@ -22,8 +23,16 @@ BIB_DEDUPE_RECALL = {
     "sra_haematology": 0.828,
     "sra_respiratory": 0.925,
 }
-#: Sets where our recall is not yet at bib-dedupe's (see the benchmark table).
-RECALL_GAP = {"asysd_diabetes", "sra_cytology_screening", "sra_haematology"}
+#: Sets where our recall is not yet at bib-dedupe's (see the benchmark table), and why. In
+#: both, the missing pairs are ones our rules keep apart on purpose and send to review.
+RECALL_GAP = {
+    # 16 of the 16 missed pairs: two abstracts of one supplement, pages 51 and 52, with
+    # different author lists (3 vs 5): two printed items, though the truth calls them one.
+    "asysd_diabetes": "two printed abstracts on pages 51/52 are left for review",
+    # Errata, a letter and its reply, and separate trial registrations (adult vs adolescent)
+    # that the truth calls duplicates; our hard-negative rules never merge them.
+    "sra_haematology": "errata, letter/reply and trial registrations are kept apart by rule",
+}
 
 
 def _pairs(groups: list[list[str]]) -> set[tuple[str, str]]:
@@ -31,7 +40,7 @@ def _pairs(groups: list[list[str]]) -> set[tuple[str, str]]:
 
 
 def _run(path: Path) -> tuple[float, int, float]:
-    import pandas as pd
+    import pandas as pd  # type: ignore[import-untyped]
 
     df = pd.read_csv(path, dtype=str, keep_default_na=False)
     rows = df.rename(columns={"record_id": "id"}).to_dict("records")
@@ -60,7 +69,7 @@ def test_no_false_merges_and_fast(shared: Path, name: str) -> None:
 @pytest.mark.parametrize(
     "name",
     [
-        pytest.param(n, marks=pytest.mark.xfail(strict=True, reason="recall below bib-dedupe's"))
+        pytest.param(n, marks=pytest.mark.xfail(strict=True, reason=RECALL_GAP[n]))
         if n in RECALL_GAP
         else n
         for n in sorted(BIB_DEDUPE_RECALL)

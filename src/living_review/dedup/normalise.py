@@ -19,8 +19,8 @@ import re
 import unicodedata
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from functools import lru_cache
-from typing import Any
+from functools import cache, lru_cache
+from typing import Any, Literal
 from urllib.parse import unquote
 
 # --- text ------------------------------------------------------------------------------------
@@ -129,7 +129,9 @@ def clean_title(title: str | None) -> str:
     """
     if not title:
         return ""
-    text = strip_markup(title).strip()
+    # EndNote/CSV exports wrap titles holding commas in quotes, which would hide a trailing
+    # "[Erratum appears in ...]" note from the patterns below (they are anchored at the end).
+    text = strip_markup(title).strip().strip('"').strip()
     text = _TITLE_REF_TAIL.sub("", text)
     text = _TITLE_PAREN_NOTE.sub("", text)
     for _ in range(6):  # notes can be stacked: "Title. [Review] [33 refs]"
@@ -208,16 +210,28 @@ _MONTHS = {
     "jan": "1", "feb": "2", "mar": "3", "apr": "4", "may": "5", "jun": "6",
     "jul": "7", "aug": "8", "sep": "9", "oct": "10", "nov": "11", "dec": "12",
 }  # fmt: skip
-_PAGE_SPLIT = re.compile(r"\s*[-/:,;]+\s*|\s+to\s+|\s+")
+_PAGE_SPLIT = re.compile(r"\s*[-/:]+\s*|\s+to\s+|\s+")
+#: Separators between the ranges of an item printed in parts ("233-8, 246-51", "233-238+246-251").
+_RANGE_SEP = re.compile(r"\s*[,;+&]\s*|\s+and\s+")
 _PAGE_TOKEN = re.compile(r"[a-z0-9]*\d[a-z0-9]*", re.IGNORECASE)
+_PAGE_PREFIX = re.compile(r"^(?:pp?\.?|pages?)\s*")
+_DIGIT_RUN = re.compile(r"\d+")
 
 
 @dataclass(frozen=True, slots=True)
 class Pages:
-    """A normalised page range: ``first``/``last`` keep a letter prefix ("S334", "e1234")."""
+    """A normalised page range: ``first``/``last`` keep a letter prefix ("S334", "e1234").
+
+    ``more`` holds the first pages of further ranges when an item is printed in parts
+    ("230-5, 246-51, 233-8": a bilingual article whose databases list the parts in different
+    orders). ``inverted`` marks a range whose end is before its start ("2297-2108"): one of the
+    two numbers is a typo, so neither is trusted alone.
+    """
 
     first: str | None
     last: str | None
+    more: tuple[str, ...] = ()
+    inverted: bool = False
 
     def __str__(self) -> str:
         if self.first and self.last and self.last != self.first:
@@ -240,23 +254,13 @@ def _expand_end(first: str, last: str) -> str:
     return (pre_l or pre_f) + num_l + suffix
 
 
-def normalise_pages(pages: str | None) -> Pages:
-    """Return the page range with abbreviated ends expanded (221-8 -> 221-228).
-
-    Also handles: "1911-1911" -> 1911; "pp. 21-28"; an end page that a spreadsheet turned into a
-    date ("21-Aug" is 21-28, as Excel reads "21-8" as 21 August); "no pagination" -> none.
-    """
-    if not pages:
-        return Pages(None, None)
-    text = fold_unicode(pages).strip()
-    text = re.sub(r"^(?:pp?\.?|pages?)\s*", "", text)
-    if not text or "no pagination" in text or text in {"na", "n/a", "-"}:
-        return Pages(None, None)
+def _page_tokens(text: str) -> list[str]:
+    """Return the first and (if any) last page tokens of one range, month names read as days."""
     parts = [p for p in _PAGE_SPLIT.split(text) if p]
     if not parts or (not any(ch.isdigit() for ch in parts[0]) and parts[0][:3] not in _MONTHS):
         # "Suppl-29", "t-8": the start page was lost in the export; the end alone is no
         # evidence about which page the item starts on.
-        return Pages(None, None)
+        return []
     tokens: list[str] = []
     for part in parts[:2]:
         if part[:3] in _MONTHS and (len(part) == 3 or part[3:4] == "."):
@@ -265,19 +269,114 @@ def normalise_pages(pages: str | None) -> Pages:
         m = _PAGE_TOKEN.fullmatch(part)
         if m and any(ch.isdigit() for ch in part):
             tokens.append(part.lstrip("0") or "0")
+    return tokens
+
+
+def normalise_pages(pages: str | None) -> Pages:
+    """Return the page range with abbreviated ends expanded (221-8 -> 221-228).
+
+    Also handles: "1911-1911" -> 1911; "pp. 21-28"; an end page that a spreadsheet turned into a
+    date ("21-Aug" is 21-28, as Excel reads "21-8" as 21 August); "no pagination" -> none; a
+    value wrapped in quotes by a CSV/EndNote export; an item printed in several ranges.
+    """
+    if not pages:
+        return Pages(None, None)
+    text = fold_unicode(pages).strip().strip("\"'").strip()
+    if text[:1] == "p":
+        text = _PAGE_PREFIX.sub("", text)
+    if not text or "no pagination" in text or text in {"na", "n/a", "-"}:
+        return Pages(None, None)
+    # Most fields are one range; split into parts only when a separator is there.
+    ranges = [r for r in _RANGE_SEP.split(text) if r] if _RANGE_SEP.search(text) else [text]
+    if not ranges:
+        return Pages(None, None)
+    tokens = _page_tokens(ranges[0])
     if not tokens:
         return Pages(None, None)
     first = tokens[0]
     last = _expand_end(first, tokens[1]) if len(tokens) > 1 else first
-    return Pages(first, last)
+    more = tuple(t[0] for t in (_page_tokens(r) for r in ranges[1:]) if t)
+    inverted = False
+    if last != first:
+        lf, ll = page_digits(first), page_digits(last)
+        inverted = bool(lf and ll and int(ll) < int(lf))
+    return Pages(first, last, more, inverted)
 
 
 def page_digits(page: str | None) -> str | None:
     """Return a page's last run of digits ("S334" -> "334", "c37" -> "37", "2S37" -> "37")."""
     if not page:
         return None
-    runs = re.findall(r"\d+", page)
+    runs = _DIGIT_RUN.findall(page)
     return runs[-1].lstrip("0") or "0" if runs else None
+
+
+#: Characters OCR and re-keying confuse with digits ("i428" read as "1428", "2O1" as "201").
+_OCR_DIGITS = str.maketrans({"i": "1", "l": "1", "o": "0"})
+#: An electronic article number ("c1804", "e0123456"): a letter, then three or more digits.
+#: "s" (supplement) and "a" (abstract book) pages are real page numbers of a printed
+#: supplement, not article numbers, so they are not counted here.
+_ARTICLE_NUMBER = re.compile(r"[b-rt-z]\d{3,}")
+
+PageRelation = Literal["same", "overlap", "unknown", "different"]
+
+
+def _span(p: Pages) -> tuple[int, int] | None:
+    """Return the numeric span of a plain page range (no letter prefix, not inverted)."""
+    if not p.first or not p.last or p.inverted:
+        return None
+    if not (p.first.isdigit() and p.last.isdigit()):
+        return None
+    return int(p.first), int(p.last)
+
+
+def compare_pages(
+    a: Pages, b: Pages, *, a_volume: str | None = None, b_volume: str | None = None
+) -> PageRelation | None:
+    """Return how two page fields relate, or None when either is missing.
+
+    * ``same`` -- the same first page, allowing a dropped letter prefix ("c37"/"37"), an OCR
+      confusion ("i428"/"1428") or a part listed in another order ("230-5, 233-8"/"233-8");
+    * ``overlap`` -- not the same first page, but the ranges share at least two pages or one
+      field's single page lies inside the other's range ("359" / "356-359"), or an inverted
+      range ends where the other does. Two different articles cannot share more than a
+      boundary page, so this is a typo or a database keeping only one end -- but as it is not
+      agreement either, it counts as a weak contradiction, not as support;
+    * ``unknown`` -- two numbering systems that cannot be compared: an electronic article
+      number against a print page ("c1804"/"1014"), or page 1 of an online-first PDF (no volume
+      yet) against the print pages;
+    * ``different`` -- anything else, a strong contradiction.
+    """
+    fa, fb = a.first, b.first
+    if not fa or not fb:
+        return None
+    if fa == fb or page_digits(fa) == page_digits(fb):
+        return "same"
+    if fa.translate(_OCR_DIGITS) == fb.translate(_OCR_DIGITS):
+        return "same"
+    starts_a = {page_digits(x) for x in (fa, *a.more)}
+    starts_b = {page_digits(x) for x in (fb, *b.more)}
+    if (a.more or b.more) and starts_a & starts_b:
+        return "same"
+    sa, sb = _span(a), _span(b)
+    if sa and sb:
+        if min(sa[1], sb[1]) - max(sa[0], sb[0]) >= 1:
+            return "overlap"
+        # One single page inside the other's range (not on its first page: that is "same").
+        if (sa[0] == sa[1] and sb[0] < sa[0] <= sb[1]) or (
+            sb[0] == sb[1] and sa[0] < sb[0] <= sa[1]
+        ):
+            return "overlap"
+    if (a.inverted or b.inverted) and a.last and page_digits(a.last) == page_digits(b.last):
+        return "overlap"
+    for x, y, vol_x in ((fa, fb, a_volume), (fb, fa, b_volume)):
+        if _ARTICLE_NUMBER.fullmatch(x) and y.isdigit():
+            return "unknown"
+        if x == "1" and (y.startswith("e") or len(y) >= 5 or vol_x is None):
+            # Online-only journals number articles; some databases give the PDF's pages
+            # (1-6) instead, as do ahead-of-print records that have no volume yet.
+            return "unknown"
+    return "different"
 
 
 # --- volume, issue, year ---------------------------------------------------------------------
@@ -299,6 +398,22 @@ def normalise_volume(volume: str | None) -> str | None:
         return None
     m = re.match(r"^(?:vol(?:ume)?\.?\s*)?(\d+)", text, re.IGNORECASE)
     return m.group(1).lstrip("0") or "0" if m else None
+
+
+_SUPPLEMENT_NUMBER = re.compile(r"\bsup(?:p(?:l(?:ement)?)?)?\.?\s*(\d+)", re.IGNORECASE)
+
+
+def supplement_number(*values: str | None) -> str | None:
+    """Return the supplement number a volume or issue field names ("SUPPL. 1" -> "1").
+
+    Embase cuts "16 (Suppl 1)" to "1)" or "1", so another copy's volume can be this number.
+    """
+    for v in values:
+        if v:
+            m = _SUPPLEMENT_NUMBER.search(v)
+            if m:
+                return m.group(1).lstrip("0") or "0"
+    return None
 
 
 def is_supplement(*values: str | None) -> bool:
@@ -439,6 +554,28 @@ def _abbreviates(short: str, full: str) -> bool:
     return all(ch in it for ch in short)
 
 
+def _run_together(token: str, words: tuple[str, ...]) -> bool:
+    """Return True if ``token`` is abbreviations of ``words`` written without spaces.
+
+    Some exports run ISO abbreviations together ("Jthoraccardiovascsurg" for "J Thorac
+    Cardiovasc Surg"): the token must split into two or more pieces, each abbreviating the
+    next word in order; words left over at the end are allowed, as for spaced names.
+    """
+
+    @cache
+    def fits(k: int, j: int) -> bool:
+        if k == len(token):
+            return j >= 2
+        if j == len(words) or token[k] != words[j][0]:
+            return False
+        return any(
+            _abbreviates(token[k:end], words[j]) and fits(end, j + 1)
+            for end in range(len(token), k, -1)
+        )
+
+    return fits(0, 0)
+
+
 @lru_cache(maxsize=65536)
 def journals_compatible(a: tuple[str, ...], b: tuple[str, ...]) -> bool | None:
     """Return True if one journal name can be an abbreviation of the other, else False.
@@ -456,6 +593,8 @@ def journals_compatible(a: tuple[str, ...], b: tuple[str, ...]) -> bool | None:
     if len(short) == 1 and len(full) > 1:
         initials = "".join(w[0] for w in full)
         if short[0] == initials:
+            return True
+        if len(short[0]) > len(full[0]) and _run_together(short[0], full):
             return True
     j = 0
     for word in short:
@@ -495,6 +634,8 @@ class NormRecord:
     notice: str | None = None  # erratum | retraction | comment | reply | concern
     conference: bool = False
     supplement: bool = False
+    suppl_no: str | None = None  # the supplement number named in volume/issue ("Suppl 1")
+    translated: bool = False  # MEDLINE's "[Title translated into English]" form
     comparable: bool = True
     completeness: int = 0
     database: str | None = None
@@ -572,6 +713,8 @@ def normalise_record(row: Mapping[str, Any], key: Any = None) -> NormRecord:
         pmid=pmid,
         abstract=alnum_words(str(abstract))[:600] if abstract else "",
         supplement=supplement,
+        suppl_no=supplement_number(volume_s, issue_s),
+        translated=str(raw_title).strip().strip('"').startswith("["),
         database=_get(row, "database"),
     )
     rec.notice = detect_notice(str(raw_title), flags, pub_types)

@@ -9,10 +9,13 @@ publications* even though title and authors agree?":
 * **conference abstract vs journal article** -- the same authors and title are routinely
   published first as a meeting abstract and later as a paper; both are kept (and later linked
   to one study), never merged. They merge only when their locators (journal, volume, first
-  page) say they are the same printed item, i.e. one database merely labelled it differently.
+  page) say they are the same printed item, i.e. one database merely labelled it differently,
+  or when the "article"'s volume is the abstract's supplement number cut off by an export.
 * **different reports of one trial** -- follow-up, extension, subgroup, country or
   population reports, and reports at different time points share a title stem and authors;
-  a difference in such qualifiers or in a number ("2-year" vs "5-year") keeps them apart.
+  a difference in such qualifiers or in a number ("2-year" vs "5-year") keeps them apart --
+  unless both records give the same page range in one volume of one journal, where two
+  reports cannot both be printed.
 
 A record that fires a rule can still be merged by a reviewer (``lsr dedup decide``).
 """
@@ -194,6 +197,16 @@ def title_difference(a: NormRecord, b: NormRecord) -> frozenset[str]:
     return ((head_a - b.title_tokens) | (head_b - a.title_tokens)) - _STOP
 
 
+def _new_number(word: str, other: NormRecord) -> bool:
+    """Return True if ``word`` holds a number that the other title does not have anywhere.
+
+    Databases split "alphavbeta3"/"(alpha)v(beta)3" and "p16INK4a"/"p16(INK4a)" into words
+    differently; the numbers are the same and say nothing about the report.
+    """
+    runs = set(re.findall(r"\d+", word))
+    return bool(runs) and not runs <= set(re.findall(r"\d+", other.title))
+
+
 def different_reports(a: NormRecord, b: NormRecord) -> str | None:
     """Return why two titles name different reports of one study, or None.
 
@@ -207,7 +220,7 @@ def different_reports(a: NormRecord, b: NormRecord) -> str | None:
     qualifiers = sorted(w for w in diff if w in REPORT_QUALIFIERS)
     if qualifiers:
         return "different reports of one study (title differs in: " + ", ".join(qualifiers) + ")"
-    numbers = sorted(w for w in diff if any(ch.isdigit() for ch in w))
+    numbers = sorted(w for w in diff if _new_number(w, b if w in a.title_tokens else a))
     if numbers:
         return (
             "different reports of one study (title differs in numbers: " + ", ".join(numbers) + ")"
@@ -250,6 +263,49 @@ def same_printed_item(a: NormRecord, b: NormRecord) -> bool:
     )
 
 
+def ranged(r: NormRecord) -> bool:
+    """Return True for a multi-page item (a letter and its reply can share a single page)."""
+    return bool(r.pages.last and r.pages.first and r.pages.last != r.pages.first)
+
+
+def same_full_locator(a: NormRecord, b: NormRecord) -> bool:
+    """Return True when both give the same page range in the same volume of one journal.
+
+    Both first *and* last page must agree on a multi-page range (not inverted, not starting
+    at page 1, which online-only PDFs all do): two different articles cannot occupy the same
+    pages of one volume, so such records are one printed item whatever their titles say.
+    """
+    from living_review.dedup.normalise import journals_compatible, page_digits
+
+    pa, pb = a.pages, b.pages
+    if not (ranged(a) and ranged(b)) or pa.inverted or pb.inverted:
+        return False
+    if page_digits(pa.first) != page_digits(pb.first) or page_digits(pa.first) == "1":
+        return False
+    if page_digits(pa.last) != page_digits(pb.last):
+        return False
+    if a.volume is None or a.volume != b.volume:
+        return False
+    return journals_compatible(a.journal, b.journal) is True
+
+
+def same_supplement(conference: NormRecord, other: NormRecord) -> bool:
+    """Return True when ``other``'s volume is the supplement number of ``conference``'s issue.
+
+    Embase cuts "16 (Suppl 1)" to "1)" or "1": a record in "volume 1" of the journal in the
+    year of the supplement is that supplement, not a journal article printed apart from it.
+    """
+    from living_review.dedup.normalise import journals_compatible
+
+    return (
+        conference.suppl_no is not None
+        and other.volume == conference.suppl_no
+        and conference.year is not None
+        and conference.year == other.year
+        and journals_compatible(conference.journal, other.journal) is True
+    )
+
+
 def _article_like(r: NormRecord) -> bool:
     """Return True when a record has a journal article's locator (volume and a page range).
 
@@ -273,10 +329,17 @@ def hard_negative(a: NormRecord, b: NormRecord) -> str | None:
         kinds = (a.notice or "article", b.notice or "article")
         return f"notice vs article: {kinds[0]} vs {kinds[1]}"
     if a.conference != b.conference:
-        article = b if a.conference else a
-        if _article_like(article) and not same_printed_item(a, b):
+        conference, article = (a, b) if a.conference else (b, a)
+        if (
+            _article_like(article)
+            and not same_printed_item(a, b)
+            and not same_supplement(conference, article)
+        ):
             return "conference abstract vs journal article"
     reason = different_reports(a, b)
-    if reason:
+    if reason and not same_full_locator(a, b):
+        # Reports of one study are separate articles: never on the same pages of one volume.
+        # Records that are (a cut-off title, an appended group name, "p16(INK4a)" vs
+        # "p16INK4a") are one article whatever the words say.
         return reason
     return None

@@ -8,7 +8,13 @@ look. So:
 * Identifiers and the locator (PMID, DOI, journal, volume, first page, year) say whether they
   *are*: each agreement is support, each disagreement a contradiction. A strong contradiction
   (different PMIDs, DOIs or first pages; years more than one apart, which allows for an
-  ahead-of-print year) rules out an automatic merge.
+  ahead-of-print year) rules out an automatic merge. A disagreement that is a known export
+  error rather than evidence of a second item is only a weak contradiction, which more
+  agreement must outweigh: page ranges that overlap (:func:`~living_review.dedup.normalise.
+  compare_pages`), or a second DOI on a record whose journal, year and first page agree.
+* The journal, volume and full page range together identify one printed item. With the same
+  authors they outweigh titles that differ because one is MEDLINE's bracketed translation or
+  lacks the other's subtitle.
 * Hard-negative rules (:mod:`living_review.dedup.rules`) veto automatic merges outright.
 
 An automatic merge needs a near-identical title, compatible authors, no contradiction and at
@@ -24,8 +30,13 @@ from typing import Any, Literal
 from rapidfuzz.distance import Indel
 from rapidfuzz.fuzz import ratio
 
-from living_review.dedup.normalise import NormRecord, dois_agree, journals_compatible, page_digits
-from living_review.dedup.rules import TRUNCATION_MIN_CHARS, hard_negative
+from living_review.dedup.normalise import (
+    NormRecord,
+    compare_pages,
+    dois_agree,
+    journals_compatible,
+)
+from living_review.dedup.rules import TRUNCATION_MIN_CHARS, hard_negative, ranged, same_full_locator
 
 Outcome = Literal["duplicate", "possible", "distinct"]
 
@@ -37,6 +48,8 @@ CLOSE_TITLE = 0.85
 #: Title similarity from which a pair with a matching locator (journal, volume, first page)
 #: and authors is worth a look: translated titles of one article land here.
 TRANSLATED_TITLE = 0.6
+#: Author agreement that, with one journal, volume and page range, outweighs different titles.
+STRONG_AUTHORS = 0.8
 #: Support needed for an automatic merge (each identifier or locator field that agrees).
 MIN_SUPPORT = 2
 
@@ -98,24 +111,23 @@ def author_similarity(a: tuple[str, ...], b: tuple[str, ...]) -> float | None:
     return hits / len(short)
 
 
-def _ranged(r: NormRecord) -> bool:
-    """Return True for a multi-page item (a letter and its reply can share a single page)."""
-    return bool(r.pages.last and r.pages.first and r.pages.last != r.pages.first)
-
-
 def _contained(a: NormRecord, b: NormRecord) -> bool:
     """Return True if the shorter title (four words or more) occurs whole in the longer."""
     short, long_ = (a.title, b.title) if len(a.title) <= len(b.title) else (b.title, a.title)
     return len(short.split()) >= 4 and f" {short} " in f" {long_} "
 
 
-def _article_number_vs_page_one(x: str, y: str) -> bool:
-    """Return True for "1" against an article number ("e12724", "6305735").
+def _retitled(a: NormRecord, b: NormRecord, ts: float) -> bool:
+    """Return True when one printed item may carry two titles: the locator is one item and a
+    title is MEDLINE's bracketed translation, lacks a subtitle the other has, or is close.
 
-    Online-only journals number articles; some databases give the PDF's page range (1-6)
-    instead. Neither proves a different item.
+    The original-language title and MEDLINE's English translation of it ("[Comparison of
+    amoxicillin and cefamandole ...]" vs "Antibiotic prophylaxis in pulmonary surgery ...")
+    can share few words; the journal, volume and full page range say they are one article.
     """
-    return x == "1" and (y.startswith("e") or len(y) >= 5)
+    return same_full_locator(a, b) and (
+        a.translated or b.translated or ts >= TRANSLATED_TITLE or _contained(a, b)
+    )
 
 
 def compare(a: NormRecord, b: NormRecord) -> PairScore:
@@ -131,7 +143,8 @@ def compare(a: NormRecord, b: NormRecord) -> PairScore:
         return PairScore(a.key, b.key, "distinct", 0.0, "no usable title")
 
     ts = title_similarity(a, b)
-    if ts < TRANSLATED_TITLE and not pmid_same:
+    retitled = ts < SAME_TITLE and _retitled(a, b, ts)
+    if ts < TRANSLATED_TITLE and not pmid_same and not retitled:
         return PairScore(a.key, b.key, "distinct", ts * 0.5, "titles differ")
 
     support: list[str] = []
@@ -141,26 +154,34 @@ def compare(a: NormRecord, b: NormRecord) -> PairScore:
         support += ["pmid", "pmid"]
     elif a.pmid and b.pmid:
         strong.append("different PMIDs")
+    jc_pre = journals_compatible(a.journal, b.journal)
+    dy = abs(a.year - b.year) if a.year is not None and b.year is not None else None
+    pages = compare_pages(a.pages, b.pages, a_volume=a.volume, b_volume=b.volume)
     if doi_state is True:
         support += ["doi", "doi"]
     elif doi_state is False:
-        strong.append("different DOIs")
-    jc_pre = journals_compatible(a.journal, b.journal)
-    dy = abs(a.year - b.year) if a.year is not None and b.year is not None else None
+        if pages == "same" and jc_pre is True and dy == 0:
+            # Journal, year and first page name one printed item; a second DOI on it is a
+            # database's error (an abstract filed under a sister journal's DOI). Still a
+            # contradiction, so the rest of the record must agree all the more.
+            weak.append("different DOIs")
+        else:
+            strong.append("different DOIs")
     if dy == 0:
         support.append("year")
     elif dy is not None and dy > 1:
         strong.append(f"years {a.year} vs {b.year}")
-    fa, fb = a.pages.first, b.pages.first
-    if fa and fb:
-        if fa == fb or page_digits(fa) == page_digits(fb):
-            support.append("pages")  # "c37" vs "37": an electronic page prefix dropped
-        elif not (_article_number_vs_page_one(fa, fb) or _article_number_vs_page_one(fb, fa)):
-            strong.append(f"first pages {fa} vs {fb}")
+    if pages == "same":
+        support.append("pages")
+    elif pages == "overlap":
+        weak.append(f"pages {a.pages} vs {b.pages}")
+    elif pages == "different":
+        strong.append(f"first pages {a.pages.first} vs {b.pages.first}")
     if a.volume and b.volume:
         if a.volume == b.volume:
             support.append("volume")
-        else:
+        elif a.volume != b.suppl_no and b.volume != a.suppl_no:
+            # (A volume equal to the other's supplement number is Embase's cut-off form.)
             weak.append(f"volumes {a.volume} vs {b.volume}")
     jc = jc_pre
     if jc is True:
@@ -178,8 +199,8 @@ def compare(a: NormRecord, b: NormRecord) -> PairScore:
             "pages" in support
             and "volume" in support
             and jc_pre is True
-            and _ranged(a)
-            and _ranged(b)
+            and ranged(a)
+            and ranged(b)
         )
     )
     if asim is not None:
@@ -231,6 +252,15 @@ def compare(a: NormRecord, b: NormRecord) -> PairScore:
             a.key, b.key, "possible", score, why_support + ("; " + "; ".join(weak) if weak else "")
         )
     locator = "pages" in support and "journal" in support
+    if retitled and asim is not None and asim >= STRONG_AUTHORS and dy == 0 and not weak:
+        return PairScore(
+            a.key,
+            b.key,
+            "duplicate",
+            score,
+            "one journal, volume and page range; title translated or abridged; " + why_support,
+            method=method,
+        )
     if ts >= CLOSE_TITLE and authors_ok and not weak and n_support >= MIN_SUPPORT + 1 and locator:
         return PairScore(a.key, b.key, "duplicate", score, why_support, method=method)
     if ts >= CLOSE_TITLE and authors_ok and len(weak) <= 1:

@@ -21,6 +21,7 @@ from living_review.dedup.normalise import (
     normalise_year,
     split_authors,
     strip_markup,
+    supplement_number,
     title_words,
 )
 
@@ -118,6 +119,7 @@ def test_single_author_forms() -> None:
         ("Cardiology", "Cardiology (Switzerland)"),
         ("Nephron", "Nephron - Clinical Practice"),
         ("JAMA", "Journal of the American Medical Association"),
+        ("Jthoraccardiovascsurg", "The Journal of thoracic and cardiovascular surgery"),
     ],
 )
 def test_journal_abbreviations_match_full_names(abbrev: str, full: str) -> None:
@@ -134,6 +136,11 @@ def test_different_journals_do_not_match() -> None:
         is False
     )
     assert journals_compatible((), b) is None
+    # A run-together abbreviation must fit the other name word by word.
+    run_together = journal_tokens("Jthoraccardiovascsurg")
+    assert (
+        journals_compatible(run_together, journal_tokens("Journal of Thoracic Oncology")) is False
+    )
 
 
 @pytest.mark.parametrize(
@@ -158,6 +165,10 @@ def test_different_journals_do_not_match() -> None:
         ),
         ("Erratum: Gain-of-function mutations", "Gain-of-function mutations"),
         ("[18F]FDG PET in cancer", "[18F]FDG PET in cancer"),
+        (  # an EndNote export quoted the field, hiding the note from the end-anchored rules
+            '"Timing of chest tube removal.[Erratum appears in J Card Surg. 2011 Mar;26(2):244]"',
+            "Timing of chest tube removal",
+        ),
     ],
 )
 def test_bracketed_translations_and_notes_are_removed(raw: str, expected: str) -> None:
@@ -190,3 +201,13 @@ def test_completeness_prefers_abstract_doi_pmid() -> None:
         {"id": 2, "title": "A trial of something", "abstract": "x", "doi": "10.1000/x", "pmid": "9"}
     )
     assert full.completeness > bare.completeness + 8
+
+
+def test_supplement_number_and_translated_title() -> None:
+    assert supplement_number("16", "SUPPL. 1") == "1"
+    assert supplement_number("24 Suppl 3") == "3"
+    assert supplement_number("Supplement 2") == "2"
+    assert supplement_number("1)", "5") is None
+    rec = normalise_record({"id": 1, "title": "[Antibiotic prophylaxis]. [French]", "issue": "S2"})
+    assert rec.translated
+    assert rec.suppl_no is None  # "S2" alone may be an issue name, not a supplement number

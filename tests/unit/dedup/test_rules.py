@@ -137,3 +137,54 @@ def test_cut_off_title_is_not_a_different_report() -> None:
     a = rec(1, title=long_title)
     b = rec(2, title=long_title[:120])
     assert different_reports(a, b) is None
+
+
+LINOMIDE = "Linomide in relapsing and secondary progressive MS: part I: trial design and results"
+
+
+def test_report_rule_yields_to_one_page_range() -> None:
+    # An appended group name ("North American ...") or a cut-off title on the same pages of
+    # one volume: one article. Reports of one trial are never printed on the same pages.
+    a = rec(1, title=LINOMIDE, journal="Neurology", volume="54", pages="1726-1733")
+    b = rec(2, title=LINOMIDE + ". North American Linomide Investigators", journal="Neurology")
+    b = rec(2, title=b.raw_title, journal="Neurology", volume="54", pages="1726-33")
+    assert different_reports(a, b) is not None
+    assert hard_negative(a, b) is None
+    assert compare(a, b).outcome == "duplicate"
+    # Elsewhere in the volume it is another report again.
+    c = rec(3, title=b.raw_title, journal="Neurology", volume="54", pages="1800-1810")
+    assert hard_negative(a, c) is not None
+
+
+def test_numbers_split_differently_are_not_different_reports() -> None:
+    # Split into words differently *and* worded differently, so the titles are not equal.
+    a = rec(1, title="A phase 2 study of etaracizumab (anti-alphavbeta3) +/- dacarbazine")
+    b = rec(
+        2,
+        title="A phase 2 study of etaracizumab (anti-(alpha)v(beta)3) with or without dacarbazine",
+    )
+    assert different_reports(a, b) is None
+    # A number one title lacks altogether still marks another report.
+    c = rec(3, title="p6INK4a expression does not predict the outcome of CIN 2")
+    d = rec(4, title="p16(INK4a) expression does not predict the outcome of CIN 2")
+    assert different_reports(c, d) is not None
+
+
+EHJ = "European Heart Journal Cardiovascular Imaging"
+
+
+def test_conference_copy_whose_volume_is_the_supplement_number() -> None:
+    # Embase: "16 (Suppl 1)"; another database cut it to volume "1" and gave Oxford's i-pages.
+    conf = rec(1, journal=EHJ, year=2015, volume="16", issue="SUPPL. 1", pages=None)
+    cut = rec(2, journal=EHJ, year=2015, volume="1", issue=None, pages="i22-i23")
+    assert conf.conference and not cut.conference
+    assert hard_negative(conf, cut) is None
+    assert compare(conf, cut).outcome == "duplicate"
+
+
+def test_journal_article_is_still_not_its_conference_abstract() -> None:
+    conf = rec(1, journal=EHJ, year=2015, volume="16", issue="SUPPL. 1", pages=None)
+    article = rec(2, journal=EHJ, year=2015, volume="16", issue="4", pages="410-418")
+    assert hard_negative(conf, article) == "conference abstract vs journal article"
+    later = rec(3, journal=EHJ, year=2016, volume="1", issue=None, pages="22-30")
+    assert hard_negative(conf, later) == "conference abstract vs journal article"

@@ -122,3 +122,104 @@ def test_deduplicate_on_plain_rows_and_transitive_guard() -> None:
     res = deduplicate(rows)
     assert [sorted(c) for c in res.clusters] == [["a", "b"]]
     assert res.kept  # a representative per cluster
+
+
+# --- page, DOI and title variants of one printed item ----------------------------------------
+
+
+def test_second_doi_on_one_printed_item_still_merges() -> None:
+    # One database filed the abstract under a sister journal's DOI: journal, year and first
+    # page still name one item, so the DOI conflict is an error, not a second article.
+    a = rec(1, doi="10.1016/j.appet.2012.05.003")
+    b = rec(2, doi="http://dx.doi.org/10.1016/j.regpep.2012.05.039")
+    assert compare(a, b).outcome == "duplicate"
+
+
+def test_different_dois_with_a_different_locator_stay_apart() -> None:
+    a = rec(1, doi="10.1016/j.appet.2012.05.003")
+    assert compare(a, rec(2, doi="10.1016/x.1", pages="330-340")).outcome != "duplicate"
+    assert compare(a, rec(2, doi="10.1016/x.1", year="2007")).outcome != "duplicate"
+    assert compare(a, rec(2, doi="10.1016/x.1", journal=None)).outcome != "duplicate"
+
+
+def test_end_page_only_merges_only_when_the_rest_agrees() -> None:
+    full = rec(1, doi=None)
+    assert compare(full, rec(2, doi=None, pages="228")).outcome == "duplicate"
+    # A partial page match is a weak contradiction: without the journal it is left for review.
+    bare = rec(3, doi=None, journal=None)
+    assert compare(bare, rec(4, doi=None, journal=None, pages="228")).outcome == "possible"
+
+
+def test_ocr_and_article_number_page_variants_merge() -> None:
+    assert compare(rec(1, doi=None, pages="i428"), rec(2, doi=None, pages="1428")).outcome == (
+        "duplicate"
+    )
+    assert compare(rec(1, doi=None, pages="1014"), rec(2, doi=None, pages="c1804")).outcome == (
+        "duplicate"
+    )
+
+
+def test_neighbouring_abstracts_with_different_authors_stay_in_review() -> None:
+    # Two abstracts on pages 51 and 52 of one supplement (which has one DOI for all of it),
+    # one with two more authors: two printed items, whatever the titles say. A person decides.
+    common = {"journal": "Diabetes Metab Res Rev", "volume": "30", "issue": "SUPPL. 3"}
+    common["doi"] = "10.1002/dmrr.2604"
+    a = rec(1, authors="Chen R.Wang Y.Liang L.", pages="51", **common)
+    b = rec(2, authors="Chen R.Wang J.Yan C.Wang Y.Liang L.", pages="52", **common)
+    assert compare(a, b).outcome == "possible"
+
+
+ENGLISH = (
+    "Antibiotic prophylaxis in pulmonary surgery. A controlled double-blind study of "
+    "amoxicillin versus cefamandole"
+)
+TRANSLATED = (
+    "[Comparison of amoxicillin and cefamandole in the prevention of bronchopulmonary "
+    "infections in pulmonary surgery. A randomized double-blind study]"
+)
+
+
+def located(key: int, **kw: Any) -> NormRecord:
+    row: dict[str, Any] = {
+        "title": ENGLISH,
+        "authors": "Train M.Soulard D.Bouyer L.",
+        "journal": "Ann Fr Anesth Reanim",
+        "volume": "13",
+        "pages": "280-284",
+        "doi": None,
+        "year": "1994",
+    }
+    row.update(kw)
+    return rec(key, **row)
+
+
+def test_translated_title_on_one_page_range_merges() -> None:
+    a = located(1)
+    b = located(2, title=TRANSLATED, journal="Annales Francaises d Anesthesie et de Reanimation")
+    s = compare(a, b)
+    assert s.outcome == "duplicate" and "translated" in s.reason
+
+
+def test_abridged_title_on_one_page_range_merges() -> None:
+    a = located(1, title="Optimal therapy of malignant pleural effusions")
+    b = located(
+        2,
+        title="Optimal therapy of malignant pleural effusions: report of a randomized trial of "
+        "bleomycin, tetracycline, and talc and a meta-analysis",
+    )
+    assert compare(a, b).outcome == "duplicate"
+
+
+def test_different_titles_need_the_whole_locator_and_the_authors() -> None:
+    a = located(1)
+    assert compare(a, located(2, title=TRANSLATED, authors="Smith J.Jones P.")).outcome != (
+        "duplicate"
+    )
+    assert compare(a, located(2, title=TRANSLATED, pages="280-290")).outcome != "duplicate"
+    assert compare(a, located(2, title=TRANSLATED, volume="14")).outcome != "duplicate"
+    # Online-only PDFs all start at page 1: no evidence of one item.
+    one = located(3, pages="1-8")
+    assert compare(one, located(4, title=TRANSLATED, pages="1-8")).outcome != "duplicate"
+    # Neither a translation nor a shortened form of the other: different articles.
+    other = located(5, title="Pleural drainage after lobectomy: a randomised comparison")
+    assert compare(a, other).outcome == "distinct"
