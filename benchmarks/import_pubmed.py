@@ -10,6 +10,18 @@ What it does:
 1. Builds a ``PubmedArticleSet`` of ``--records`` articles by repeating the ``PubmedArticle``
    elements of the shared samples (``<shared>/benchmarks/formats/pubmed/*.xml``), each copy
    with a unique PMID (from 90,000,001 up, beyond real PMIDs) and a slightly varied title.
+   Two mixes (``--mix``, both by default), because records/s depends on record size and the
+   ratio to the bare parse does too (per-record costs weigh more on small records):
+
+   * ``samples``: the samples in turn, equally often (the original benchmark). Mean 13.6 kB a
+     record: three of the 14 samples are heavily commented articles with 40-53
+     CommentsCorrections links each (22-44 kB), which few search results are.
+   * ``typical``: each sample repeated in inverse proportion to its size (every sample
+     contributes about the same bytes), which brings the mean to 6.7 kB a record. Why that
+     mean: an efetch record of a typical search result (abstract, ~6 authors with
+     affiliations, ~10 MeSH headings, a few links) is 4-10 kB, as the ten smaller samples
+     (2-12 kB, recent articles fetched by metapub and Biopython) show; 6-7 kB is our estimate
+     of the middle of that range, not a measured PubMed-wide figure.
 2. Runs three phases, each in its own child process so that its peak resident memory
    (``ru_maxrss``, which counts lxml's C allocations that ``tracemalloc`` cannot see) is its
    own: a bare ``iterparse`` pass (end events on ``PubmedArticle``, elements cleared), our
@@ -114,11 +126,32 @@ def _escape(text: str) -> str:
     return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
 
 
-def build_file(samples: Path, path: Path, n: int) -> tuple[int, int]:
+MIXES = ("samples", "typical")
+
+
+def mix_order(templates: list[tuple[str, str]], mix: str) -> list[int]:
+    """Return one cycle of template indices for ``mix`` (see the module docstring).
+
+    ``typical`` repeats template ``i`` ``round(largest / size_i)`` times per cycle, spread
+    evenly through the cycle (ordered by ``j / weight``), so that the largest sample appears
+    once and every sample contributes about the same number of bytes.
+    """
+    if mix == "samples":
+        return list(range(len(templates)))
+    sizes = [len(xml.encode("utf-8")) for xml, _title in templates]
+    largest = max(sizes)
+    weights = [max(1, round(largest / size)) for size in sizes]
+    slots = [((j + 0.5) / w, i) for i, w in enumerate(weights) for j in range(w)]
+    return [i for _pos, i in sorted(slots)]
+
+
+def build_file(samples: Path, path: Path, n: int, mix: str = "samples") -> tuple[int, int]:
     """Write a PubmedArticleSet of ``n`` articles to ``path``; return (templates, bytes)."""
     templates = article_templates(samples)
     if not templates:
         raise SystemExit(f"import_pubmed: no PubmedArticle elements in {samples}/*.xml")
+    order = mix_order(templates, mix)
+    copies = [0] * len(templates)
     path.parent.mkdir(parents=True, exist_ok=True)
     with path.open("w", encoding="utf-8", newline="\n") as fh:
         fh.write('<?xml version="1.0" ?>\n')
@@ -128,8 +161,12 @@ def build_file(samples: Path, path: Path, n: int) -> tuple[int, int]:
         )
         fh.write("<PubmedArticleSet>\n")
         for i in range(n):
-            xml, title = templates[i % len(templates)]
-            k = i // len(templates)
+            t = order[i % len(order)]
+            xml, title = templates[t]
+            # k counts this template's copies so far (the title variant), as in the
+            # original round-robin where it was i // len(templates).
+            k = copies[t]
+            copies[t] += 1
             variant = _TITLE_VARIANTS[k % len(_TITLE_VARIANTS)](title, k)
             fh.write(
                 xml.replace(_PMID_MARK, str(FIRST_PMID + i)).replace(_TITLE_MARK, _escape(variant))
@@ -286,7 +323,7 @@ def profile_import(path: Path, workspace: Path, top: int = 30) -> None:
 # --- report ---------------------------------------------------------------------------------
 
 
-def report(results: list[PhaseResult], base_mb: float, n: int, size: int) -> None:
+def report(results: list[PhaseResult], base_mb: float, n: int, size: int, mix: str) -> None:
     """Print the table and the goals.
 
     Wall time is what a user waits; CPU time (user + system of the phase's process) is shown
@@ -294,7 +331,10 @@ def report(results: list[PhaseResult], base_mb: float, n: int, size: int) -> Non
     so the CPU ratio to the bare pass is the steadier comparison.
     """
     bare = results[0]
-    print(f"\nFile: {n:,} PubMed records, {size / 1e6:,.0f} MB ({size / n / 1e3:.1f} kB a record)")
+    print(
+        f"\nFile ({mix} mix): {n:,} PubMed records, {size / 1e6:,.0f} MB "
+        f"(mean {size / n / 1e3:.1f} kB a record)"
+    )
     print(f"Interpreter + package imports alone: {base_mb:,.0f} MB peak RSS\n")
     head = (
         f"{'phase':<24}{'records':>9}{'wall s':>9}{'rec/s':>8}{'MB/s':>7}{'x bare':>8}"
@@ -360,6 +400,12 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--profile", action="store_true", help="also profile the import phase")
     ap.add_argument("--keep", action="store_true", help="keep the built file and workspace")
     ap.add_argument("--repeat", type=int, default=1, help="runs per phase, fastest kept (1)")
+    ap.add_argument(
+        "--mix",
+        choices=(*MIXES, "both"),
+        default="both",
+        help="record-size mix of the built file (both: samples, then typical)",
+    )
     ap.add_argument("--child", choices=("bare", "parser", "import"), help=argparse.SUPPRESS)
     ap.add_argument("--file", type=Path, help=argparse.SUPPRESS)
     args = ap.parse_args(argv)
@@ -379,24 +425,26 @@ def main(argv: list[str] | None = None) -> int:
         )
         return 1
     out = args.out.resolve()
-    xml = out / f"pubmed-{args.records}.xml"
     workspace = out / "import-workspace"
-    t0 = time.perf_counter()
-    n_templates, size = build_file(samples, xml, args.records)
-    print(
-        f"built {xml} from {n_templates} sample articles in {time.perf_counter() - t0:.1f} s",
-        flush=True,
-    )
-    results = []
-    for phase in ("bare", "parser", "import"):
-        print(f"running {phase} ...", flush=True)
-        results.append(best_of(phase, xml, workspace, args.repeat))
-    report(results, baseline_mb(), args.records, size)
-    if args.profile:
-        profile_import(xml, workspace)
-    if not args.keep:
-        xml.unlink(missing_ok=True)
-        shutil.rmtree(workspace, ignore_errors=True)
+    base_mb = baseline_mb()
+    for mix in MIXES if args.mix == "both" else (args.mix,):
+        xml = out / f"pubmed-{args.records}-{mix}.xml"
+        t0 = time.perf_counter()
+        n_templates, size = build_file(samples, xml, args.records, mix)
+        print(
+            f"\nbuilt {xml} from {n_templates} sample articles in {time.perf_counter() - t0:.1f} s",
+            flush=True,
+        )
+        results = []
+        for phase in ("bare", "parser", "import"):
+            print(f"running {phase} ...", flush=True)
+            results.append(best_of(phase, xml, workspace, args.repeat))
+        report(results, base_mb, args.records, size, mix)
+        if args.profile:
+            profile_import(xml, workspace)
+        if not args.keep:
+            xml.unlink(missing_ok=True)
+            shutil.rmtree(workspace, ignore_errors=True)
     return 0
 
 

@@ -6,7 +6,7 @@ from collections.abc import Iterator
 
 import pytest
 from sqlalchemy import func, select
-from sqlmodel import Session
+from sqlmodel import Session, col
 
 from living_review.errors import InputFileError, LsrError
 from living_review.importing import RunInfo, import_records
@@ -76,9 +76,9 @@ def test_changed_raw_text_is_kept_on_the_link(workspace: Workspace) -> None:
     import_records(workspace.engine, [rec("1", "A", raw="v1")], RunInfo(database="embase"))
     import_records(workspace.engine, [rec("1", "A", raw="v2")], RunInfo(database="embase"))
     with Session(workspace.engine) as s:
-        raws = s.scalars(select(RecordSource.raw).order_by(RecordSource.id)).all()
+        raws = s.scalars(select(col(RecordSource.raw)).order_by(col(RecordSource.id))).all()
         assert raws == [None, "v2"]
-        assert s.scalar(select(Record.raw)) == "v1"
+        assert s.scalar(select(col(Record.raw))) == "v1"
 
 
 def test_failure_mid_stream_leaves_store_unchanged(workspace: Workspace) -> None:
@@ -105,3 +105,28 @@ def test_audit_event_per_import(workspace: Workspace) -> None:
 def test_unknown_database(workspace: Workspace) -> None:
     with pytest.raises(LsrError, match="unknown database"):
         import_records(workspace.engine, [], RunInfo(database="medline!"))
+
+
+def test_every_field_round_trips(workspace: Workspace) -> None:
+    """Unicode text, lists and nested JSON come back exactly as parsed."""
+    parsed = ParsedRecord(
+        source_key="rt",
+        title="Ünïcode “title” ✓",
+        authors=["Müller, Jörg", "García, Ana"],
+        year=2024,
+        journal="J",
+        pages="e1",
+        doi="10.1/x",
+        pmid="rt",
+        publication_types=["Journal Article"],
+        language="eng",
+        flags=["erratum"],
+        extra={"author_details": [{"LastName": "Müller"}], "n": 1, "nested": {"a": [None]}},
+        raw="<PubmedArticle>é</PubmedArticle>",
+    )
+    import_records(workspace.engine, [parsed], RunInfo(database="pubmed"))
+    with Session(workspace.engine) as s:
+        back = s.scalars(select(Record).where(col(Record.source_key) == "rt")).one()
+    for field in ("title", "authors", "year", "journal", "pages", "doi", "pmid", "flags",
+                  "publication_types", "language", "extra", "raw"):  # fmt: skip
+        assert getattr(back, field) == getattr(parsed, field), field

@@ -242,12 +242,29 @@ def _text(elem: _Element | None) -> str:
     if elem is None:
         return ""
     if len(elem):
-        return " ".join("".join(elem.itertext()).split())
+        return " ".join(_markup_text(elem).split())
     text = elem.text
     if not text:
         return ""
     # A leaf: its text is all of itertext(); collapse only when layout whitespace is inside.
     return " ".join(text.split()) if "\n" in text or "\t" in text else text.strip()
+
+
+def _markup_text(elem: _Element) -> str:
+    """Return ``"".join(elem.itertext())`` for an element with children, computed in C.
+
+    Abstracts with MathML or <sub>/<i> markup are the costliest fields of a record to read:
+    libxml2's text serialiser is about 9x faster than ``itertext`` there (measured: 32 us down
+    to 3.5 us on one AbstractText holding 53 MathML elements) and yields the same string,
+    except at an unexpanded entity reference (``&nbsp;`` from a DTD we do not load), which
+    ``itertext`` keeps as ``"&nbsp;"`` and the serialiser would expand or drop. So a C-level
+    scan for entity references picks the path: same text as before, and no entity is ever
+    expanded (billion laughs, XXE).
+    """
+    if next(elem.iter(etree.Entity), None) is None:
+        text: str = etree.tostring(elem, method="text", encoding="unicode", with_tail=False)
+        return text
+    return "".join(elem.itertext())
 
 
 def _leaf(elem: _Element) -> str:
@@ -278,10 +295,14 @@ def _index(elem: _Element | None) -> dict[Any, _Element]:
 
 
 def _children(elem: _Element | None, tag: str) -> list[_Element]:
-    """Return the direct children named ``tag``."""
+    """Return the direct children named ``tag``.
+
+    ``iterchildren(tag)`` matches in C, so the siblings we skip (AffiliationInfo, History...)
+    never get a Python proxy.
+    """
     if elem is None:
         return []
-    return [child for child in elem if child.tag == tag]
+    return list(elem.iterchildren(tag))
 
 
 def _opt(text: str) -> str | None:
@@ -309,12 +330,17 @@ def _authors(author_list: _Element | None) -> tuple[list[str], list[dict[str, st
     """Return display names and the detailed parts of each Author of an AuthorList."""
     names: list[str] = []
     details: list[dict[str, str]] = []
-    for author in _children(author_list, "Author"):
+    if author_list is None:
+        return names, details
+    # The hottest loop of the parser (a record has ~7 authors of ~5 parts): leaf text is
+    # read inline rather than through _leaf, which profiled at a third of this function.
+    for author in author_list.iterchildren("Author"):
         parts: dict[str, str] = {}
         for child in author:
             tag = child.tag
             if tag in _NAME_PARTS:
-                parts[tag] = _leaf(child)
+                text = child.text
+                parts[tag] = text.strip() if text else ""
             elif tag == "CollectiveName":
                 parts[tag] = _text(child)
             elif tag == "Identifier" and child.get("Source") == "ORCID":
@@ -388,13 +414,16 @@ def _pages(pagination: _Element | None, locations: dict[str, str]) -> str | None
 def _comments_corrections(corrections: _Element | None) -> list[dict[str, str]]:
     """Return the CommentsCorrections links: ref type, citation text and PMID."""
     links: list[dict[str, str]] = []
-    for item in _children(corrections, "CommentsCorrections"):
+    if corrections is None:
+        return links
+    # Heavily commented articles carry 50+ links; leaf text is read inline (see _authors).
+    for item in corrections.iterchildren("CommentsCorrections"):
         link = {"ref_type": item.get("RefType", "")}
         for child in item:
-            if child.tag == "RefSource":
-                link["ref_source"] = _leaf(child)
-            elif child.tag == "PMID":
-                link["pmid"] = _leaf(child)
+            tag = child.tag
+            if tag == "RefSource" or tag == "PMID":
+                text = child.text
+                link["ref_source" if tag == "RefSource" else "pmid"] = text.strip() if text else ""
         links.append(link)
     return links
 
@@ -416,10 +445,13 @@ def _flags(publication_types: list[str], links: list[dict[str, str]]) -> list[st
 def _keywords(mesh: _Element | None, keyword_lists: list[_Element]) -> list[str]:
     """Return MeSH descriptor names then author/other KeywordList terms, without repeats."""
     words: list[str] = []
-    for heading in _children(mesh, "MeshHeading"):
-        descriptor = _child(heading, "DescriptorName")
-        if descriptor is not None:
-            words.append(_leaf(descriptor))
+    if mesh is not None:
+        for heading in mesh.iterchildren("MeshHeading"):
+            # The first DescriptorName only (as _child), matched in C; text inline (hot loop).
+            for descriptor in heading.iterchildren("DescriptorName"):
+                text = descriptor.text
+                words.append(text.strip() if text else "")
+                break
     for keyword_list in keyword_lists:
         words.extend(_text(k) for k in keyword_list if k.tag == "Keyword")
     return list(dict.fromkeys(w for w in words if w))

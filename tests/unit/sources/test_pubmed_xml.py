@@ -198,6 +198,21 @@ def test_structured_abstract_keeps_labels_and_inline_markup_text(tmp_path: Path)
     assert rec.abstract == "BACKGROUND: Use of β2-agonists. METHODS: We randomised n = 10."
 
 
+@pytest.mark.parametrize(
+    ("title", "expected"),
+    [
+        # Comments and processing instructions add nothing; CDATA is text; layout collapses.
+        ("a<!-- c -->b<?pi x?><i>c<![CDATA[<d>]]></i>\n  e", "abc<d> e"),
+        # An entity the (unloaded) DTD would define stays as written and is never expanded.
+        ("H<sub>2</sub>O&nbsp;<i>in&nbsp;vivo</i>", "H2O&nbsp;in&nbsp;vivo"),
+    ],
+)
+def test_marked_up_text_as_itertext_gives_it(tmp_path: Path, title: str, expected: str) -> None:
+    """Marked-up fields are read by libxml2's text serialiser (speed) unless an entity
+    reference is inside: either way the text is what ``itertext`` gives."""
+    assert one(tmp_path, article(title=title)).title == expected
+
+
 def test_unlabelled_abstract_and_missing_abstract(tmp_path: Path) -> None:
     body = "<Abstract><AbstractText>Plain <sup>text</sup> here.</AbstractText></Abstract>"
     first, second = parse_text(tmp_path, article_set(article("1", body=body), article("2")))
