@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import sys
 from collections.abc import Callable
+from contextvars import ContextVar
 from importlib.metadata import entry_points
 from pathlib import Path
 from typing import Any, NoReturn
@@ -23,16 +24,22 @@ from living_review.dedup.service import run_dedup
 from living_review.errors import LsrError
 from living_review.workspace import Workspace, find_workspace
 
+_WORKSPACE: ContextVar[Path | None] = ContextVar("lsr_workspace", default=None)
+
 
 class _Group(typer.core.TyperGroup):
     """Turns user errors (LsrError) from any command into one line on stderr and exit 1."""
 
     def invoke(self, ctx: Any) -> Any:  # typer vendors click; its Context type is private
+        # The workspace option belongs to this one invocation (tests run many in one process).
+        token = _WORKSPACE.set(ctx.params.get("workspace"))
         try:
             return super().invoke(ctx)
         except LsrError as exc:
             typer.echo(f"lsr: error: {exc}", err=True)
             raise typer.Exit(1) from None
+        finally:
+            _WORKSPACE.reset(token)
 
 
 app = typer.Typer(
@@ -50,13 +57,6 @@ app.add_typer(dedup_app, name="dedup")
 app.add_typer(nma_app, name="nma")
 
 
-class _State:
-    workspace: Path | None = None
-
-
-state = _State()
-
-
 @app.callback()
 def _main(
     workspace: Path | None = typer.Option(
@@ -67,7 +67,7 @@ def _main(
         "the nearest folder upwards holding protocol/review.toml).",
     ),
 ) -> None:
-    state.workspace = workspace
+    """Options that apply to every command (read by ``open_workspace``)."""
 
 
 def fail(message: str, code: int = 1) -> NoReturn:
@@ -83,7 +83,7 @@ def emit_json(obj: Any) -> None:
 
 def open_workspace() -> Workspace:
     """Find the workspace for this invocation."""
-    return find_workspace(state.workspace)
+    return find_workspace(_WORKSPACE.get())
 
 
 @app.command()
@@ -116,22 +116,20 @@ def import_(
     as_json: bool = typer.Option(False, "--json", help="Print one JSON object."),
 ) -> None:
     """Import a search export as one search run (all or nothing)."""
-    from living_review.importing import import_file
+    from living_review.intake import import_export
 
     ws = open_workspace()
     progress = None if as_json or not sys.stderr.isatty() else _progress_bar(file.name)
     try:
-        result = import_file(
+        intake = import_export(
             ws.engine, file, database=database, fmt=fmt, strategy=query, progress=progress
         )
     finally:
         if progress is not None:
             typer.echo("", err=True)
-    dedup = None if result.already_imported else run_dedup(ws.engine)
+    result, dedup = intake.imported, intake.dedup
     if as_json:
-        out = result.as_json()
-        out["dedup"] = dedup.as_json() if dedup else None
-        emit_json(out)
+        emit_json(intake.as_json())
         return
     if result.already_imported:
         typer.echo(

@@ -125,23 +125,9 @@ def import_file(
         raise InputFileError(path, "no such file" if not path.exists() else "not a regular file")
     sha = file_sha256(path)
     with Session(engine) as session:
-        run = session.scalars(
-            select(SearchRun)
-            .where(SearchRun.database == database, SearchRun.file_sha256 == sha)  # type: ignore[arg-type]
-            .order_by(SearchRun.id)  # type: ignore[arg-type]
-        ).first()
-        if run is not None and run.id is not None:
-            return ImportResult(
-                search_run_id=run.id,
-                database=database,
-                file_name=run.file_name,
-                file_format=run.file_format,
-                file_sha256=sha,
-                records_in_file=run.records_in_file,
-                new_records=0,
-                linked_records=0,
-                already_imported=True,
-            )
+        prior = _prior_run(session, database, sha)
+        if prior is not None:
+            return prior
     used_fmt, records = parse_file(path, fmt)
     total_lines = count_lines(path) if progress else 1
 
@@ -161,6 +147,28 @@ def import_file(
         run_at=run_at,
     )
     return import_records(engine, records, info, on_record=_progress)
+
+
+def _prior_run(session: Session, database: str, sha: str) -> ImportResult | None:
+    """Return the earlier run of this exact file (same database and SHA-256), if any."""
+    run = session.scalars(
+        select(SearchRun)
+        .where(col(SearchRun.database) == database, col(SearchRun.file_sha256) == sha)
+        .order_by(col(SearchRun.id))
+    ).first()
+    if run is None or run.id is None:
+        return None
+    return ImportResult(
+        search_run_id=run.id,
+        database=database,
+        file_name=run.file_name,
+        file_format=run.file_format,
+        file_sha256=sha,
+        records_in_file=run.records_in_file,
+        new_records=0,
+        linked_records=0,
+        already_imported=True,
+    )
 
 
 def _key(database: str, rec: ParsedRecord) -> str | None:
@@ -241,6 +249,12 @@ def import_records(
     # Keys seen earlier in this same run: a file listing one accession twice is one record.
     seen: dict[str, int] = {}
     with write_session(engine) as session:
+        if info.file_sha256 is not None:
+            # Checked again under the write lock: two people importing the same export at
+            # once must not create two runs (import_file's earlier check only saves a parse).
+            prior = _prior_run(session, database, info.file_sha256)
+            if prior is not None:
+                return prior
         run = SearchRun(
             database=database,
             strategy=info.strategy,

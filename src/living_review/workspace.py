@@ -7,6 +7,7 @@ current directory to the first folder holding ``protocol/review.toml`` (as git f
 from __future__ import annotations
 
 import os
+import threading
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
@@ -27,6 +28,7 @@ class Workspace:
 
     root: Path
     _engine: Engine | None = field(default=None, repr=False)
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     @property
     def protocol_path(self) -> Path:
@@ -51,13 +53,14 @@ class Workspace:
     @property
     def engine(self) -> Engine:
         """The store's engine, migrated to the newest schema."""
-        if self._engine is None:
-            if not os.environ.get("LSR_DATABASE_URL"):
-                (self.root / DB_PATH).parent.mkdir(parents=True, exist_ok=True)
-            engine = make_engine(self.url)
-            migrate.upgrade(engine)
-            self._engine = engine
-        return self._engine
+        with self._lock:  # the TUI opens the store from worker threads
+            if self._engine is None:
+                if not os.environ.get("LSR_DATABASE_URL"):
+                    (self.root / DB_PATH).parent.mkdir(parents=True, exist_ok=True)
+                engine = make_engine(self.url)
+                migrate.upgrade(engine)
+                self._engine = engine
+            return self._engine
 
     def close(self) -> None:
         """Release the store's connections."""

@@ -1,0 +1,1 @@
+"""Modal screens shared by every stage: key help and error reports."""
