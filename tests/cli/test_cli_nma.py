@@ -96,3 +96,121 @@ def test_bayes_json_and_not_converged_report(shared: Path) -> None:
     obj = json.loads(out)
     assert obj["converged"] is False and obj["status"] == "not_converged"
     assert obj["diagnostics"]["extended"] is True and obj["diagnostics"]["messages"]
+
+
+def test_league_table_columns_never_run_together(shared: Path) -> None:
+    """Long names ("Individual counselling") used to run into the first cell."""
+    code, out, _ = lsr(
+        "nma", "fit-file", data(shared, "smoking_arm.csv"), "--format", "arm-binary",
+        "--engine", "frequentist",
+    )  # fmt: skip
+    assert code == 0
+    assert "counselling2." not in out and "counselling0." not in out
+    table = out[out.index("League table") :].splitlines()[1:6]
+    header, rows = table[0], table[1:]
+    names = ["No contact", "Individual counselling", "Group counselling", "Self-help"]
+    # every column starts where its header starts, in every row
+    starts = [header.index(n, 20) for n in names]
+    for row, name in zip(rows, names, strict=True):
+        assert row.strip().startswith(name)
+        for s in starts:
+            assert row[s - 2 : s] == "  " and row[s] != " "
+    # natural scale (OR), reciprocal pairs: IC vs NC = 2.03, NC vs IC = 0.49
+    assert "2.03 (1.39, 2.98)" in rows[1] and "0.49 (0.34, 0.72)" in rows[0]
+
+
+def test_league_lines_compact_and_chunked() -> None:
+    from living_review.cli_nma import league_lines
+
+    trts = [f"A very long treatment name {i}" for i in range(6)]
+    cells = {(a, b): "-10.00 (-12.00, -8.00)" for a in trts for b in trts if a != b}
+    coded = league_lines(trts, cells, width=200)
+    assert coded[0].split() == [f"[{i}]" for i in range(1, 7)]  # numbered columns
+    assert coded[1].strip().startswith("[1] A very long treatment name 0")
+    chunked = league_lines(trts, cells, width=100)
+    assert max(len(x) for x in chunked) <= 100
+    headers = [x for x in chunked if x.strip().startswith("[") and "name" not in x]
+    assert sum(len(h.split()) for h in headers) == 6  # every column exactly once
+    assert "-0.00" not in "".join(chunked)
+
+
+def test_plots_option_writes_figures(shared: Path, tmp_path: Path) -> None:
+    out_dir = tmp_path / "figs"
+    code, out, _ = lsr(
+        "nma", "fit-file", data(shared, "smoking_arm.csv"), "--format", "arm-binary",
+        "--engine", "frequentist", "--json", "--plots", str(out_dir),
+    )  # fmt: skip
+    assert code == 0
+    obj = json.loads(out)
+    files = sorted(Path(p).name for p in obj["plots"])
+    assert files == sorted(f"{n}.{e}" for n in ("network", "forest", "sucra", "rankogram", "funnel")
+                           for e in ("png", "svg"))  # fmt: skip
+    assert all((out_dir / f).stat().st_size > 0 for f in files)
+    code, out, _ = lsr(
+        "nma", "fit-file", data(shared, "smoking_arm.csv"), "--format", "arm-binary",
+        "--engine", "frequentist", "--plots", str(out_dir),
+    )  # fmt: skip
+    assert code == 0 and f"Plots written to {out_dir}" in out
+
+
+def test_plots_into_unwritable_place_is_a_user_error(shared: Path, tmp_path: Path) -> None:
+    blocker = tmp_path / "file"
+    blocker.write_text("")
+    code, _, err = lsr(
+        "nma", "fit-file", data(shared, "smoking_arm.csv"), "--format", "arm-binary",
+        "--engine", "frequentist", "--plots", str(blocker / "sub"),
+    )  # fmt: skip
+    assert code == 1 and "--plots" in err
+
+
+NODESPLIT_KEYS = ("comparison", "direct", "indirect", "difference", "p")
+
+
+def test_nodesplit_frequentist_json_and_text(shared: Path) -> None:
+    args = ["nma", "fit-file", data(shared, "smoking_arm.csv"), "--format", "arm-binary",
+            "--engine", "frequentist", "--nodesplit"]  # fmt: skip
+    code, out, _ = lsr(*args, "--json")
+    assert code == 0
+    obj = json.loads(out)
+    ns = obj["nodesplit"]
+    assert len(ns) == 6  # every pair of the 4 treatments is in a loop
+    for e in ns:
+        assert all(k in e for k in NODESPLIT_KEYS)
+        assert 0 <= e["p"] <= 1
+        assert e["difference"]["mean"] == pytest.approx(e["direct"]["mean"] - e["indirect"]["mean"])
+        assert "natural" in e["direct"]  # OR: natural-scale summaries too
+    ic = next(e for e in ns if e["comparison"] == "Individual counselling vs No contact")
+    assert ic["n_direct_studies"] == 15
+    assert "nodesplit_frequentist" not in obj  # the frequentist split *is* the main one
+    code, out, _ = lsr(*args)
+    assert code == 0
+    text = out[out.index("Node-splitting") :]
+    assert "Direct/indirect" in text and "Individual counselling vs No contact" in text
+
+
+def test_no_loops_reports_nothing_to_split(tmp_path: Path) -> None:
+    f = tmp_path / "star.csv"
+    f.write_text("study,treatment,n,events\n1,A,100,5\n1,B,100,9\n2,A,100,5\n2,C,100,7\n")
+    code, out, _ = lsr("nma", "fit-file", str(f), "--format", "arm-binary",
+                       "--engine", "frequentist", "--model", "fe", "--nodesplit")  # fmt: skip
+    assert code == 0 and "no comparison has both direct and indirect evidence" in out
+
+
+@pytest.mark.slow
+def test_nodesplit_bayes_json(shared: Path) -> None:
+    code, out, _ = lsr(
+        "nma", "fit-file", data(shared, "parkinsons_contrast.csv"), "--format", "contrast",
+        "--model", "fe", "--lower-better", "--nodesplit", "--json",
+        "--draws", "1000", "--tune", "500", "--chains", "2",
+    )  # fmt: skip
+    assert code == 0
+    obj = json.loads(out)
+    ns, freq = obj["nodesplit"], obj["nodesplit_frequentist"]
+    assert [e["comparison"] for e in ns] == [e["comparison"] for e in freq]
+    assert len(ns) == 4
+    for b, f in zip(ns, freq, strict=True):
+        assert all(k in b for k in NODESPLIT_KEYS)
+        assert b["method"].startswith("Bayesian") and b["converged"] is True
+        # FE, vague priors, normal likelihood: posterior ~ GLS split model
+        assert b["direct"]["mean"] == pytest.approx(f["direct"]["mean"], abs=0.1)
+        assert b["indirect"]["mean"] == pytest.approx(f["indirect"]["mean"], abs=0.15)

@@ -360,16 +360,18 @@ def test_later_run_asks_only_for_newly_entered_records(ws: Workspace, fake: Fake
     search = fake.of("esearch")[-1]
     assert search.params["mindate"] == "2026/03/10" and search.params["maxdate"] == "2026/03/25"
     assert second.imported is not None
-    # The window overlaps the first run's last day: the record found then is linked, not copied.
-    assert second.imported.records_in_file == 4
-    assert (second.imported.new_records, second.imported.linked_records) == (3, 1)
+    # The window overlaps the first run's last day: the record found then was identified by
+    # the first run already, so it is left out (PRISMA counts it once), not copied or linked.
+    assert second.details["fetched"] == 4 and second.details["already_identified"] == 1
+    assert second.imported.records_in_file == 3
+    assert (second.imported.new_records, second.imported.linked_records) == (3, 0)
     assert second.details["previous_run_id"] == first.imported.search_run_id
     runs, pmids = store(ws)
     assert pmids == set(old + new) and len(runs) == 2
     assert (runs[1].date_from, runs[1].date_to) == ("2026/03/10", "2026/03/25")
     with Session(ws.engine) as s:
         assert s.scalar(select(func.count()).select_from(Record)) == 7
-        assert s.scalar(select(func.count()).select_from(RecordSource)) == 8
+        assert s.scalar(select(func.count()).select_from(RecordSource)) == 7
 
 
 def test_a_run_that_finds_nothing_still_moves_the_window(ws: Workspace, fake: FakeEutils) -> None:

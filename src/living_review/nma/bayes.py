@@ -328,6 +328,11 @@ def build_model(
     with pm.Model(coords=coords) as model:
         dv = {k: pm.Data(k, v) for k, v in data.items()}
         d = pm.Normal("d", mu=0.0, sigma=pr.d_sd, dims="treatment_effect")
+        if n_split_columns(net, inp):
+            # node-split model (Dias et al. 2010): the split comparison's studies get their
+            # own effect, the last design column; same vague prior as the basic parameters
+            d_direct = pm.Normal("d_direct", mu=0.0, sigma=pr.d_sd)
+            d = pt.concatenate([d, pt.atleast_1d(d_direct)])
         tau: Any = 0.0
         if re:
             if pr.tau == "uniform":
@@ -365,6 +370,14 @@ def build_model(
     return model
 
 
+def n_split_columns(net: Network, inp: ModelInputs) -> int:
+    """Design columns beyond d[2..K]: 1 for a node-split model (``d_direct``), else 0."""
+    extra = int(inp.X.shape[1]) - (net.n_treatments - 1)
+    if extra not in (0, 1):
+        raise ValueError(f"design has {inp.X.shape[1]} columns for {net.n_treatments} treatments")
+    return extra
+
+
 def _marginal(spec: FitSpec) -> bool:
     return spec.parameterisation == "auto"
 
@@ -383,6 +396,8 @@ def _compiled(net: Network, spec: FitSpec, inp: ModelInputs, lay: Layout) -> tup
         spec.priors,
         spec.parameterisation,
         inp.arm_kind,
+        # a split model of K treatments has the shapes of a consistency model of K + 1
+        n_split_columns(net, inp),
         tuple((k, v.shape) for k, v in data.items()),
     )
     t0 = time.perf_counter()
@@ -464,6 +479,8 @@ def diagnose(idata: Any, spec: FitSpec, names: dict[str, str]) -> dict[str, Any]
         import arviz as az
 
     var_names = ["d"] + (["tau"] if spec.model == "re" else [])
+    if "d_direct" in idata.posterior:
+        var_names.append("d_direct")
     post = idata.posterior[var_names]
     stats = {
         "rhat": az.rhat(post),
@@ -478,7 +495,7 @@ def diagnose(idata: Any, spec: FitSpec, names: dict[str, str]) -> dict[str, Any]
         if v == "d":
             labels = [f"d[{t}]" for t in idata.posterior["d"].coords["treatment_effect"].values]
         else:
-            labels = ["tau"]
+            labels = [v]
         for key, ds in stats.items():
             vals = np.atleast_1d(ds[v].values)
             for lab, val in zip(labels, vals, strict=True):
@@ -619,17 +636,25 @@ def model_fit(
 
 
 # --------------------------------------------------------------------------- fit
-def fit_bayes(net: Network, spec: FitSpec | None = None) -> NMAResult:
-    """Fit the Bayesian NMA; a fit failing the thresholds is extended once, then flagged.
+@dataclass(frozen=True)
+class SamplingRun:
+    """The last sampling attempt of :func:`sample_until_converged` and the attempt log."""
 
-    Returns an :class:`NMAResult` whose ``converged`` is False (with the reasons in
-    ``diagnostics["messages"]``) when R-hat, ESS or divergences still fail after
-    ``spec.extensions`` extensions; such estimates must not be presented as conclusions.
+    idata: Any
+    diagnostics: dict[str, Any]
+    attempts: list[dict[str, Any]]
+    compile_seconds: float
+    sampling_seconds: float
+
+
+def sample_until_converged(
+    net: Network, spec: FitSpec, inp: ModelInputs, lay: Layout
+) -> SamplingRun:
+    """Sample; while the thresholds fail, re-run up to ``spec.extensions`` times.
+
+    Each extension doubles tuning and draws and, after divergences, raises
+    ``target_accept`` to at least 0.95. The seed moves on by one per attempt.
     """
-    spec = spec or FitSpec()
-    t_start = time.perf_counter()
-    inp = model_inputs(net)
-    lay = layout(net, inp, marginal=_marginal(spec))
     names = {f"d[{t}]": f"d[{t}]" for t in net.treatments[1:]}
     cur = spec
     t_compile = t_sample = 0.0
@@ -658,6 +683,23 @@ def fit_bayes(net: Network, spec: FitSpec | None = None) -> NMAResult:
             if diag["divergences"]
             else cur.target_accept,
         )
+    return SamplingRun(idata, diag, attempts, t_compile, t_sample)
+
+
+def fit_bayes(net: Network, spec: FitSpec | None = None) -> NMAResult:
+    """Fit the Bayesian NMA; a fit failing the thresholds is extended once, then flagged.
+
+    Returns an :class:`NMAResult` whose ``converged`` is False (with the reasons in
+    ``diagnostics["messages"]``) when R-hat, ESS or divergences still fail after
+    ``spec.extensions`` extensions; such estimates must not be presented as conclusions.
+    """
+    spec = spec or FitSpec()
+    t_start = time.perf_counter()
+    inp = model_inputs(net)
+    lay = layout(net, inp, marginal=_marginal(spec))
+    run = sample_until_converged(net, spec, inp, lay)
+    idata, diag, attempts = run.idata, run.diagnostics, run.attempts
+    t_compile, t_sample = run.compile_seconds, run.sampling_seconds
     t_post = time.perf_counter()
     post = idata.posterior
     draws = {

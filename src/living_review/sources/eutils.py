@@ -602,6 +602,32 @@ def previous_run(ws: Workspace, strategy: str) -> PreviousRun | None:
     return PreviousRun(id=run.id, until=until)
 
 
+def identified_before(ws: Workspace, strategy: str) -> set[str]:
+    """Return the PMIDs earlier runs of this strategy already identified.
+
+    Consecutive runs overlap by one entry day (so nothing entered late on that day is
+    missed); a record an earlier run already counted must not be counted again in PRISMA's
+    "records identified", so the new run leaves it out.
+    """
+    from sqlalchemy import select
+    from sqlmodel import Session, col
+
+    from living_review.store.models import Record, RecordSource, SearchRun
+
+    with Session(ws.engine) as session:
+        rows = session.scalars(
+            select(col(Record.source_key))
+            .join(RecordSource, col(RecordSource.record_id) == col(Record.id))
+            .join(SearchRun, col(SearchRun.id) == col(RecordSource.search_run_id))
+            .where(
+                col(SearchRun.database) == "pubmed",
+                col(SearchRun.strategy) == strategy,
+                col(Record.database) == "pubmed",
+            )
+        )
+        return {k for k in rows if k}
+
+
 def run_pubmed_search(
     ws: Workspace,
     *,
@@ -639,9 +665,20 @@ def run_pubmed_search(
         )
     with tempfile.TemporaryDirectory(prefix="lsr-eutils-") as tmp:
         got = fetch(client, strategy, start, end, Path(tmp), progress=progress)
+        before = identified_before(ws, strategy) if prev is not None else set()
+        skipped = 0
+
+        def fresh() -> Iterator[ParsedRecord]:
+            nonlocal skipped
+            for rec in _records(got.files):
+                if rec.pmid in before:
+                    skipped += 1
+                    continue
+                yield rec
+
         result = import_records(
             ws.engine,
-            _records(got.files),
+            fresh(),
             RunInfo(
                 database="pubmed",
                 strategy=strategy,
@@ -659,7 +696,8 @@ def run_pubmed_search(
         f"  entry dates {fmt_date(start)} to {fmt_date(end)}{since}",
         f"  found {got.found:,} records"
         + (f" in {len(got.pieces)} date slices" if len(got.pieces) > 1 else "")
-        + f"; fetched {result.records_in_file:,}",
+        + f"; fetched {result.records_in_file + skipped:,}"
+        + (f" ({skipped:,} already identified by the previous run, left out)" if skipped else ""),
         f"  search run #{result.search_run_id}: {result.new_records:,} new, "
         f"{result.linked_records:,} already in the store (linked)",
         *(f"  warning: {w}" for w in warnings + got.warnings),
@@ -676,7 +714,8 @@ def run_pubmed_search(
             "date_to": fmt_date(end),
             "previous_run_id": prev.id if prev else None,
             "found": got.found,
-            "fetched": result.records_in_file,
+            "fetched": result.records_in_file + skipped,
+            "already_identified": skipped,
             "date_slices": [
                 {"mindate": fmt_date(p.mindate), "maxdate": fmt_date(p.maxdate), "count": p.count}
                 for p in got.pieces
