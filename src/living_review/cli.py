@@ -20,6 +20,7 @@ import typer.core
 from living_review.cli_dedup import dedup_app, dedup_summary
 from living_review.cli_nma import nma_app
 from living_review.cli_rob2 import rob2_app
+from living_review.cli_screening import register as register_screening
 from living_review.dedup.service import run_dedup
 from living_review.errors import LsrError
 from living_review.workspace import Workspace, find_workspace
@@ -234,6 +235,9 @@ def tui(
     ws = open_workspace()
     ws.protocol  # noqa: B018 - a bad protocol is reported here, before the screen opens
     next(iter(found)).load()(ws, reviewer=reviewer)
+
+
+register_screening(app)
 
 
 def main() -> None:

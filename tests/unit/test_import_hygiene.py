@@ -25,6 +25,9 @@ CORE_MODULES = [
     "living_review.nma.bayes",
     "living_review.rob2",
     "living_review.dedup.service",
+    "living_review.screening.queue",
+    "living_review.agreement",
+    "living_review.prisma",
 ]
 
 

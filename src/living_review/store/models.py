@@ -195,3 +195,142 @@ class DedupSeen(SQLModel, table=True):
     record_id: int = Field(foreign_key="record.id", primary_key=True)
     seen_at: datetime = _ts(nullable=False)
     engine_version: str = "1"
+
+
+# --- screening (living_review.screening, agreement, prisma) ----------------------------------
+
+
+class ScreeningAssignment(SQLModel, table=True):
+    """Which reviewer is asked to screen which record at which stage ("ta" or "ft").
+
+    Written once per (stage, reviewer, record) when a record enters a stage, so the
+    allocation ("two reviewers", or "two on a random share") is reproducible and stays put as
+    reviewers join. ``record_id`` is the screening unit: the dedup cluster's kept record when
+    it entered screening. The unique index (stage, reviewer, record) is also the index the
+    "next record for this reviewer" query walks in order.
+    """
+
+    __tablename__ = "screening_assignment"
+    __table_args__ = (
+        UniqueConstraint("stage", "reviewer_id", "record_id", name="uq_screening_assignment_stage"),
+        Index("ix_screening_assignment_record", "record_id", "stage"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    record_id: int = Field(foreign_key="record.id")
+    stage: str  # "ta" | "ft"
+    reviewer_id: int = Field(foreign_key="reviewer.id")
+    method: str = "dual"  # single | dual | sample (the random share's second reviewer) | topup
+    created_at: datetime = _ts(nullable=False)
+
+
+class ScreeningDecision(SQLModel, table=True):
+    """One screening event: a reviewer's include / exclude / maybe on a record at a stage.
+
+    Append-only. A reviewer's current decision on a record is their newest event; a changed
+    mind is a new event whose ``supersedes_id`` names the event it replaces, and an undo is an
+    event with ``decision = "undo"`` (and ``supersedes_id`` set), after which the reviewer has
+    no current decision and the record is back in their queue. ``reason`` is an exclusion
+    reason code from the protocol at full text (required there), free text at title/abstract.
+    """
+
+    __tablename__ = "screening_decision"
+    __table_args__ = (
+        Index("ix_screening_decision_reviewer", "reviewer_id", "stage", "record_id", "id"),
+        Index("ix_screening_decision_stage_record", "stage", "record_id"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    record_id: int = Field(foreign_key="record.id")
+    stage: str  # "ta" | "ft"
+    reviewer_id: int = Field(foreign_key="reviewer.id")
+    decision: str  # include | exclude | maybe | undo
+    reason: str | None = None
+    note: str | None = Field(default=None, sa_column=Column(Text))
+    supersedes_id: int | None = Field(default=None, foreign_key="screening_decision.id")
+    created_at: datetime = _ts(nullable=False)
+
+
+class Resolution(SQLModel, table=True):
+    """The outcome of a screening conflict: who resolved it, how, and why (append-only).
+
+    ``method`` is "third_reviewer" (resolver did not screen the record) or "consensus" (one of
+    its screeners records the agreed outcome). The newest row for (record, stage) stands.
+    """
+
+    __tablename__ = "resolution"
+    __table_args__ = (Index("ix_resolution_stage_record", "stage", "record_id"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    record_id: int = Field(foreign_key="record.id")
+    stage: str
+    reviewer_id: int = Field(foreign_key="reviewer.id")
+    decision: str  # include | exclude
+    reason: str | None = None
+    note: str | None = Field(default=None, sa_column=Column(Text))
+    method: str = "third_reviewer"
+    created_at: datetime = _ts(nullable=False)
+
+
+class Unblinding(SQLModel, table=True):
+    """A lead lifted blinding for a stage: from then on every reviewer sees every decision."""
+
+    __tablename__ = "unblinding"
+
+    id: int | None = Field(default=None, primary_key=True)
+    stage: str = Field(index=True)
+    reviewer_id: int = Field(foreign_key="reviewer.id")
+    reason: str | None = Field(default=None, sa_column=Column(Text))
+    created_at: datetime = _ts(nullable=False)
+
+
+class Study(SQLModel, table=True):
+    """One trial. Several reports (primary paper, follow-up, subgroup) can belong to it.
+
+    ``registry_id`` (NCT..., ISRCTN..., EudraCT...) is how reports find their study.
+    """
+
+    __tablename__ = "study"
+
+    id: int | None = Field(default=None, primary_key=True)
+    label: str
+    registry_id: str | None = Field(default=None, unique=True)
+    created_at: datetime = _ts(nullable=False)
+
+
+class Report(SQLModel, table=True):
+    """The full-text report of a record at the full-text stage: its document and its study.
+
+    A row exists only once something is known about the report (a PDF or URL, a study link, a
+    failed retrieval); whether a report was *sought* is derived from title/abstract decisions.
+    ``retrieval`` is "sought" until marked "not_retrieved" (PRISMA box F, with the reason).
+    Changes are written to the audit trail.
+    """
+
+    __tablename__ = "report"
+
+    id: int | None = Field(default=None, primary_key=True)
+    record_id: int = Field(foreign_key="record.id", unique=True)
+    study_id: int | None = Field(default=None, foreign_key="study.id", index=True)
+    registry_id: str | None = None
+    pdf_path: str | None = Field(default=None, sa_column=Column(Text))
+    url: str | None = Field(default=None, sa_column=Column(Text))
+    retrieval: str = "sought"  # sought | not_retrieved
+    not_retrieved_reason: str | None = Field(default=None, sa_column=Column(Text))
+    updated_at: datetime = _ts(nullable=False)
+
+
+class ReviewVersion(SQLModel, table=True):
+    """A published version of the living review: the cut-off for PRISMA's "previous" column.
+
+    Counts "as of" a version are recomputed from the events dated up to ``cutoff`` (search
+    runs, records, duplicate links, assignments, decisions, resolutions); nothing is frozen.
+    """
+
+    __tablename__ = "review_version"
+
+    id: int | None = Field(default=None, primary_key=True)
+    label: str = Field(unique=True)
+    cutoff: datetime = _ts(nullable=False)
+    reviewer_id: int | None = Field(default=None, foreign_key="reviewer.id")
+    note: str | None = Field(default=None, sa_column=Column(Text))
