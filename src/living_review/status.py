@@ -12,7 +12,13 @@ from typing import Any
 from sqlalchemy import Engine, func, select
 from sqlmodel import Session, col
 
-from living_review.store.models import DedupSeen, Record, RecordSource, SearchRun
+from living_review.store.models import (
+    DedupSeen,
+    Record,
+    RecordSource,
+    ScreeningDecision,
+    SearchRun,
+)
 from living_review.workspace import Workspace
 
 
@@ -98,6 +104,17 @@ def awaiting_dedup(engine: Engine) -> int:
         return int(session.scalar(select(func.count()).where(col(Record.id).not_in(seen))) or 0)
 
 
+def screened_records(engine: Engine, stage: str) -> int:
+    """Return how many records have at least one screening event at ``stage``."""
+    with Session(engine) as session:
+        n = session.scalar(
+            select(func.count(func.distinct(col(ScreeningDecision.record_id)))).where(
+                col(ScreeningDecision.stage) == stage
+            )
+        )
+        return int(n or 0)
+
+
 def review_status(ws: Workspace) -> Status:
     """Compute the workspace's status from the store and the protocol."""
     from living_review.dedup.service import duplicate_counts, possible_pairs
@@ -123,6 +140,12 @@ def review_status(ws: Workspace) -> Status:
         steps.append(f"remove duplicates: {pending:,} records not yet compared ('lsr dedup')")
     if possible:
         steps.append(f"review {possible:,} possible duplicate pairs ('lsr dedup review')")
+    untouched = max(dup.unique - screened_records(ws.engine, "ta"), 0)
+    if untouched and not pending:
+        steps.append(
+            f"screen titles and abstracts: {untouched:,} of {dup.unique:,} unique records have "
+            "no decision yet ('lsr queue --reviewer NAME --stage ta', or the TUI)"
+        )
     if not runs:
         steps.append("import the saved exports in searches/ ('lsr search load')")
     return Status(
