@@ -18,6 +18,7 @@ import typer
 import typer.core
 
 from living_review.cli_dedup import dedup_app, dedup_summary
+from living_review.cli_extract import extract_app
 from living_review.cli_nma import nma_app
 from living_review.cli_rob2 import rob2_app
 from living_review.cli_screening import register as register_screening
@@ -56,6 +57,7 @@ app.add_typer(search_app, name="search")
 app.add_typer(rob2_app, name="rob2")
 app.add_typer(dedup_app, name="dedup")
 app.add_typer(nma_app, name="nma")
+app.add_typer(extract_app, name="extract")
 
 
 @app.callback()

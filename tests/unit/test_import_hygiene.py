@@ -28,6 +28,8 @@ CORE_MODULES = [
     "living_review.screening.queue",
     "living_review.agreement",
     "living_review.prisma",
+    "living_review.extraction.service",
+    "living_review.cli_extract",
 ]
 
 

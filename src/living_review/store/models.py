@@ -334,3 +334,91 @@ class ReviewVersion(SQLModel, table=True):
     cutoff: datetime = _ts(nullable=False)
     reviewer_id: int | None = Field(default=None, foreign_key="reviewer.id")
     note: str | None = Field(default=None, sa_column=Column(Text))
+
+
+# --- extraction (living_review.extraction) ---------------------------------------------------
+
+
+class ExtractionReport(SQLModel, table=True):
+    """A publication or data set of a study that extracted values come from.
+
+    Every study that has extracted data has one ``primary`` report: the analysis unit whose
+    final values the NMA reads. A ``subgroup`` (the Japanese patients of REACH) or ``overlap``
+    report (the China extension of REACH-2, partly the same patients) is attached to its parent
+    study so its numbers are kept with their sources, yet it can never be counted as another
+    trial: analyses read primary reports only. ``relation`` keeps the statement of how the
+    report relates to its parent (e.g. ``overlaps:REACH-2 (44 of 104 patients ...)``).
+    """
+
+    __tablename__ = "extraction_report"
+    __table_args__ = (
+        UniqueConstraint("study_id", "label", name="uq_extraction_report_study_id"),
+        Index("ix_extraction_report_registry_id", "registry_id"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    study_id: int = Field(foreign_key="study.id")
+    label: str
+    role: str = "primary"  # primary | subgroup | overlap
+    relation: str | None = Field(default=None, sa_column=Column(Text))
+    registry_id: str | None = None
+    pmid: str | None = None
+    doi: str | None = None
+    first_author: str | None = None
+    year: int | None = None
+    created_by: str | None = None
+    created_at: datetime = _ts(nullable=False)
+
+
+class StudyArm(SQLModel, table=True):
+    """One arm of a study's report: a protocol treatment (canonical name) and how it was named.
+
+    Arms are identities only; their randomised sizes are extracted values (``Extraction`` rows
+    of kind ``arm``), so two extractors' sizes can be compared and every version kept.
+    """
+
+    __tablename__ = "study_arm"
+    __table_args__ = (
+        UniqueConstraint("report_id", "treatment", name="uq_study_arm_report_id"),
+        Index("ix_study_arm_study_id", "study_id"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    study_id: int = Field(foreign_key="study.id")
+    report_id: int = Field(foreign_key="extraction_report.id")
+    treatment: str
+    reported_as: str | None = None
+    created_by: str | None = None
+    created_at: datetime = _ts(nullable=False)
+
+
+class Extraction(SQLModel, table=True):
+    """One version of one extracted item (append-only; nothing is updated or deleted).
+
+    An *item* is (report, outcome, kind, arm, second arm, name): e.g. the OS hazard ratio of
+    ramucirumab vs placebo in REACH-2's primary report. Each extractor's current value of an
+    item is their newest ``draft`` row; the item's value for analysis is its newest ``final``
+    row (written by a resolver, or by an import of verified data), whose ``supersedes_id``
+    names the version it was taken from or replaces. ``values`` holds the numbers as entered
+    (derived quantities such as log HR and its SE are computed on read, by one formula in
+    :mod:`living_review.extraction.validate`); ``source`` is the reference they were read from.
+    """
+
+    __tablename__ = "extraction"
+    __table_args__ = (Index("ix_extraction_study_item", "study_id", "report_id", "outcome"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    study_id: int = Field(foreign_key="study.id")
+    report_id: int = Field(foreign_key="extraction_report.id")
+    outcome: str | None = None  # a protocol outcome; None for design items (arm size, total)
+    kind: str  # arm | total | binary | continuous | contrast | median | percent | estimate | extra
+    arm_id: int | None = Field(default=None, foreign_key="study_arm.id")
+    arm2_id: int | None = Field(default=None, foreign_key="study_arm.id")
+    name: str = ""
+    values: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    extractor: str
+    status: str = "draft"  # draft | final
+    source: str | None = Field(default=None, sa_column=Column(Text))
+    note: str | None = Field(default=None, sa_column=Column(Text))
+    supersedes_id: int | None = Field(default=None, foreign_key="extraction.id")
+    created_at: datetime = _ts(nullable=False)
