@@ -410,3 +410,77 @@ def _fit(
     except ValueError as exc:
         raise UsageError(str(exc)) from None
     return net, fit_bayes(net, spec), spec
+
+
+@nma_app.command("fit")
+def fit_workspace(
+    outcome: str | None = typer.Option(
+        None, "--outcome", "-o", help="A protocol outcome (default: the primary outcome)."
+    ),
+    engine: str = typer.Option("bayes", "--engine", help="bayes | frequentist"),
+    as_json: bool = typer.Option(False, "--json", help="Print one JSON object."),
+    plots: Path | None = typer.Option(None, "--plots", help="Write the plots to this folder."),
+) -> None:
+    """Fit the review's NMA for one outcome from its final extracted data.
+
+    Model, priors, sampler settings and the reference come from the protocol's ``[nma]``
+    section; the ranking direction from the outcome's ``lower_is_better``.
+    """
+    from living_review.cli import open_workspace
+    from living_review.extraction.service import analysis_data, network_for
+
+    ws = open_workspace()
+    protocol = ws.protocol
+    chosen = outcome or next((o.name for o in protocol.outcomes if o.primary), None)
+    out = protocol.outcome(chosen or "")
+    if out is None:
+        names = ", ".join(o.name for o in protocol.outcomes)
+        raise LsrError(f"unknown outcome {chosen!r} (the protocol's outcomes: {names})")
+    _choice("--engine", engine, ("bayes", "frequentist"))
+    data = analysis_data(engine=ws.engine, protocol=protocol, outcome=out.name)
+    net = network_for(data, protocol)
+    settings = protocol.nma
+    model = settings.model if settings else "re"
+    if engine == "frequentist":
+        from living_review.nma.frequentist import fit_frequentist
+
+        res = fit_frequentist(net, model=model, higher_is_better=not out.lower_is_better)
+    else:
+        from living_review.nma.bayes import fit_bayes
+
+        spec = FitSpec(
+            model=model,
+            priors=Priors(
+                d_sd=settings.d_prior_sd if settings else 100.0,
+                tau="half-normal"
+                if settings and settings.tau_prior == "half_normal"
+                else "uniform",
+                tau_upper=settings.tau_max if settings else 5.0,
+                tau_scale=settings.tau_max if settings else 1.0,
+            ),
+            chains=settings.chains if settings else 4,
+            tune=settings.tune if settings else 1000,
+            draws=settings.draws if settings else 1000,
+            seed=settings.seed if settings else 20251,
+            higher_is_better=not out.lower_is_better,
+        )
+        res = fit_bayes(net, spec)
+    written = _write_plots(res, net, plots) if plots is not None else None
+    if as_json:
+        obj = res.as_json()
+        obj["outcome"] = out.name
+        obj["not_analysed"] = data.not_analysed
+        obj["descriptive"] = data.descriptive
+        obj["pending"] = data.pending
+        obj["warnings"] = data.warnings
+        if written is not None:
+            obj["plots"] = [str(p) for p in written]
+        typer.echo(json.dumps(obj, indent=2, ensure_ascii=False, default=_json_default))
+        return
+    text = f"{out.label} ({out.name}), {data.n_studies} studies with final data\n"
+    text += render_text(res)
+    if data.not_analysed:
+        text += f"\nNot analysed (reports of trials already counted): {len(data.not_analysed)}"
+    for warning in data.warnings:
+        text += f"\nwarning: {warning}"
+    typer.echo(text)
