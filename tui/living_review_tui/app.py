@@ -29,8 +29,11 @@ from living_review.workspace import Workspace
 from living_review_tui.messages import ImportFinished
 from living_review_tui.modals.error import ErrorModal
 from living_review_tui.modals.help import HelpModal, KeyHelp
+from living_review_tui.screens.conflicts import ConflictsScreen
 from living_review_tui.screens.dashboard import DashboardScreen
+from living_review_tui.screens.dedup import DedupScreen
 from living_review_tui.screens.import_ import ImportScreen
+from living_review_tui.screens.screening import FullTextScreen, ScreeningScreen
 
 
 @dataclass(frozen=True)
@@ -60,6 +63,10 @@ class Section:
 SECTIONS: tuple[Section, ...] = (
     Section("dashboard", "d", "Dashboard", "Search runs, record counts, PRISMA identification", DashboardScreen),  # noqa: E501
     Section("import", "i", "Import", "Import a database export as a new search run", ImportScreen),  # noqa: E501
+    Section("dedup", "p", "Duplicates", "Review possible duplicate pairs side by side; split merges", DedupScreen),  # noqa: E501
+    Section("screening", "s", "Screen", "Title/abstract screening: your queue, one key per decision", ScreeningScreen),  # noqa: E501
+    Section("fulltext", "f", "Full text", "Full-text screening: exclusions with the protocol's reasons", FullTextScreen),  # noqa: E501
+    Section("conflicts", "c", "Conflicts", "Resolve screening conflicts (leads and third reviewers)", ConflictsScreen),  # noqa: E501
 )  # fmt: skip
 
 
