@@ -177,7 +177,7 @@ def decide_cmd(
 @dedup_app.command("split")
 def split_cmd(
     record: int = typer.Argument(..., help="The record to take out of its cluster."),
-    reviewer: str = typer.Option("lead", "--reviewer", "-r", help="Who decides."),
+    reviewer: str = typer.Option(..., "--reviewer", "-r", help="Who decides."),
     reason: str | None = typer.Option(None, "--reason", help="Why (stored with the split)."),
     as_json: bool = typer.Option(False, "--json", help="Print one JSON object."),
 ) -> None:

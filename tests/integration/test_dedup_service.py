@@ -195,7 +195,7 @@ def test_record_found_by_two_runs_is_a_cluster_of_one_key(workspace: Workspace) 
 
 def test_unknown_record_is_a_user_error(workspace: Workspace) -> None:
     with pytest.raises(service.DedupError, match="no record with id 999"):
-        service.split(workspace.engine, 999)
+        service.split(workspace.engine, 999, reviewer="ana")
 
 
 def _app() -> typer.Typer:
@@ -237,8 +237,10 @@ def test_cli_json_contract_and_decide_split(
     assert out.exit_code == 0, out.output
     out = runner.invoke(app, ["dedup", "split", str(b), "--reviewer", "ana", "--reason", "no"])
     assert out.exit_code == 0, out.output
-    out = runner.invoke(app, ["dedup", "split", "999"])
+    out = runner.invoke(app, ["dedup", "split", "999", "--reviewer", "ana"])
     assert out.exit_code == 1 and "no record with id 999" in out.output
+    out = runner.invoke(app, ["dedup", "split", str(b)])  # who decided is never left out
+    assert out.exit_code == 2
     out = runner.invoke(app, ["dedup"])
     assert out.exit_code == 0 and "duplicates removed" in out.stdout
     with Session(workspace.engine) as s:

@@ -575,7 +575,7 @@ def _split(session: Session, record_id: int, *, reviewer: str, reason: str | Non
 
 
 def split(
-    engine: Engine, record_id: int, *, reviewer: str = "lead", reason: str | None = None
+    engine: Engine, record_id: int, *, reviewer: str, reason: str | None = None
 ) -> int:
     """Take a record out of its cluster; return how many duplicate links were reversed.
 
