@@ -52,10 +52,20 @@ class Section:
     """Builds the mode's base screen (a Screen class)."""
 
     def binding(self) -> Binding:
-        """Return the global binding that switches to this section."""
+        """Return the global binding that switches to this section.
+
+        In the footer the section keys share one compact group (``d i p s f c  Go to``), so a
+        stage screen's own keys stay visible at 120 columns; the key help (``?``) still lists
+        each section with its label and tooltip.
+        """
         return Binding(
-            self.key, f"switch_mode({self.mode!r})", self.label, id=self.mode, tooltip=self.tooltip
-        )
+            self.key, f"switch_mode({self.mode!r})", self.label, id=self.mode,
+            tooltip=self.tooltip, group=SECTION_KEYS,
+        )  # fmt: skip
+
+
+#: The footer's one group of section keys (see :meth:`Section.binding`).
+SECTION_KEYS = Binding.Group("Go to")
 
 
 #: The review's stages in footer order; one line per stage (screens for screening, dedup,

@@ -574,9 +574,7 @@ def _split(session: Session, record_id: int, *, reviewer: str, reason: str | Non
     return len(reversed_)
 
 
-def split(
-    engine: Engine, record_id: int, *, reviewer: str, reason: str | None = None
-) -> int:
+def split(engine: Engine, record_id: int, *, reviewer: str, reason: str | None = None) -> int:
     """Take a record out of its cluster; return how many duplicate links were reversed.
 
     Nothing is deleted: each of the record's current duplicate links gets a newer "distinct"

@@ -1,11 +1,18 @@
 """Provides ``DashboardScreen``: search runs, records per database, PRISMA counts, next steps.
 
-Everything shown comes from one call to the core's :func:`~living_review.status.review_status`,
-the same function behind ``lsr status``, so the dashboard and the CLI always agree.
+Everything shown comes from the core, computed in one thread worker: the status from
+:func:`~living_review.status.review_status` (behind ``lsr status``), the PRISMA 2020 screening
+boxes from :func:`~living_review.prisma.prisma_counts` in the words of
+:func:`~living_review.prisma.diagram_text` (behind ``lsr prisma``), and Cohen's kappa per stage
+from :func:`~living_review.agreement.stage_agreement` (behind ``lsr agreement``), so the
+dashboard and the CLI always agree. The screening panel follows the store while reviewers
+screen: every ``store_changed`` reloads it, at most once per :data:`RELOAD_INTERVAL_S`.
 """
 
 from __future__ import annotations
 
+import time
+from dataclasses import dataclass
 from typing import Any, ClassVar
 
 from rich.table import Table
@@ -14,12 +21,28 @@ from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Grid, Vertical
+from textual.message import Message
+from textual.timer import Timer
 from textual.widgets import DataTable, Footer, Header, Static
 from textual.worker import Worker
 
+from living_review.agreement import KappaStats, stage_agreement
+from living_review.prisma import diagram_text, prisma_counts
+from living_review.screening import STAGE_LABELS
 from living_review.status import RunSummary, Status, review_status
 from living_review_tui.messages import StatusLoaded
 from living_review_tui.screens.base import ReviewScreen
+
+#: Store changes reload the dashboard at most this often (a decision is a change; a reviewer
+#: screening fast must not make the dashboard recount the whole review at every key).
+RELOAD_INTERVAL_S = 1.0
+
+#: The PRISMA 2020 boxes of the screening panel, top-down as (main box, box to its right).
+FLOW_ROWS: tuple[tuple[str, str | None], ...] = (
+    ("screened", "excluded"),
+    ("sought", "not_retrieved"),
+    ("assessed", "reports_excluded"),
+)
 
 RUN_COLUMNS: tuple[tuple[str, str], ...] = (
     ("run", "Run"),
@@ -96,6 +119,99 @@ def next_steps_text(status: Status) -> Text | Table:
     return grid
 
 
+@dataclass(frozen=True)
+class Screening:
+    """What the screening panel shows, as the core computed it."""
+
+    counts: dict[str, Any]
+    """PRISMA 2020 boxes as :func:`living_review.prisma.prisma_counts` returned them."""
+    agreement: dict[str, KappaStats]
+    """Pooled Cohen's kappa per stage (``"ta"``, ``"ft"``), from ``stage_agreement``."""
+
+
+class ScreeningLoaded(Message):
+    """The screening panel's counts were computed by the core (sent from a worker thread)."""
+
+    def __init__(self, screening: Screening, generation: int) -> None:
+        super().__init__()
+        self.screening = screening
+        self.generation = generation
+        """Which load computed it: an older load finishing late must not overwrite a newer."""
+
+
+def _box(text: str) -> Text:
+    """One PRISMA box on one line: the template's words without the diagram's line breaks.
+
+    The asterisks mark the diagram's footnotes, which the panel does not repeat.
+    """
+    return Text(" ".join(line.strip() for line in text.replace("*", "").split("\n") if line))
+
+
+def flow_text(counts: dict[str, Any]) -> Text:
+    """The PRISMA 2020 screening and included boxes, in the template's own words.
+
+    Each box is followed by the box its exclusions go to (the diagram's arrow to the right);
+    records and reports still awaiting a decision come last (the core counts them so that the
+    boxes add up at every moment, not only once screening is done).
+    """
+    boxes = diagram_text(counts)
+    lines: list[Text] = []
+    for main, side in FLOW_ROWS:
+        lines.append(_box(boxes[main]))
+        if side is None:
+            continue
+        if side == "reports_excluded":  # "Reports excluded:", then one line per reason
+            first, *reasons = boxes[side].split("\n")
+            lines.append(Text("  → ") + _box(first))
+            lines.extend(Text(f"      {reason}", style="dim") for reason in reasons)
+        else:
+            lines.append(Text("  → ") + _box(boxes[side]))
+    for key in ("included", "total"):
+        if key in boxes:
+            parts = boxes[key].split("\n")
+            lines.extend(
+                Text(f"{title} {n}", style="bold")
+                for title, n in zip(parts[::2], parts[1::2], strict=False)
+            )
+    waiting = (
+        (counts["records_awaiting_screening"], "record", "title/abstract screening"),
+        (counts["reports_awaiting_assessment"], "report", "full-text assessment"),
+    )
+    lines.extend(
+        Text(f"{n:,} {noun}{'' if n == 1 else 's'} awaiting {what}", style="yellow")
+        for n, noun, what in waiting
+        if n
+    )
+    return Text("\n").join(lines)
+
+
+def agreement_text(agreement: dict[str, KappaStats]) -> Text:
+    """Cohen's kappa with its 95% CI and percent agreement, per screening stage.
+
+    Kappa is undefined (the core returns None) with no double-screened records, or when both
+    reviewers used one and the same category throughout: the stage says there is not enough
+    data. ``n`` counts pairs of decisions by two reviewers on the same record.
+    """
+    lines: list[Text] = []
+    for stage, stats in agreement.items():
+        label = STAGE_LABELS[stage].capitalize()
+        if stats.kappa is None or stats.ci is None:
+            lines.append(Text.assemble(f"{label}: ", ("not enough data", "dim")))
+            lines.append(Text(f"  n = {stats.n:,} paired decisions", style="dim"))
+            continue
+        low, high = stats.ci
+        lines.append(
+            Text.assemble(
+                f"{label}: ",
+                (f"κ = {stats.kappa:.2f}", "bold"),
+                f" (95% CI {low:.2f} to {high:.2f})",
+            )
+        )
+        percent = "" if stats.p_o is None else f"{100 * stats.p_o:.1f}% agreement · "
+        lines.append(Text(f"  {percent}n = {stats.n:,} paired decisions", style="dim"))
+    return Text("\n").join(lines)
+
+
 class DashboardScreen(ReviewScreen):
     """The review at a glance; reloads when the store changes or on ``r``."""
 
@@ -107,6 +223,13 @@ class DashboardScreen(ReviewScreen):
 
     _stale = False
     """Set when the store changed while another mode was on screen; reload on return."""
+    _last_load = float("-inf")
+    """When (``time.monotonic``) the last load started: store changes wait a second after it."""
+    _reload_timer: Timer | None = None
+    """The reload a store change scheduled, not yet started (one at a time)."""
+    _generation = 0
+    """Counts the loads started; the panel shows only the newest load's result."""
+    _shown_generation = 0
 
     def compose(self) -> ComposeResult:
         """Lay out the PRISMA, counts and next-steps panels above the table of search runs."""
@@ -116,6 +239,9 @@ class DashboardScreen(ReviewScreen):
                 yield Static(id="identification", classes="panel")
                 yield Static(id="records", classes="panel")
                 yield Static(id="next-steps", classes="panel")
+            with Grid(id="screening-summary"):
+                yield Static(id="screening-flow", classes="panel")
+                yield Static(id="agreement", classes="panel")
             table: DataTable[str | Text] = DataTable(
                 id="runs", cursor_type="row", zebra_stripes=True
             )
@@ -134,14 +260,32 @@ class DashboardScreen(ReviewScreen):
             ("identification", "PRISMA 2020 · Identification"),
             ("records", "Records in the store"),
             ("next-steps", "Next steps"),
+            ("screening-flow", "PRISMA 2020 · Screening"),
+            ("agreement", "Agreement · Cohen's κ"),
         ):
             self.query_one(f"#{widget_id}").border_title = title
         self.query_one("#runs").loading = True
+        self.query_one("#screening-flow").loading = True
         self.review_app.store_changed.subscribe(self, self._store_changed)
         self.load_status()
 
     def _store_changed(self, _reason: str) -> None:
-        """Reload now if visible, else on the next visit (no work for a hidden screen)."""
+        """Reload if visible (at most once a second), else on the next visit.
+
+        A hidden screen does no work; while visible, a burst of changes (decisions made one
+        key at a time) costs one reload a second: the first at once, the rest in one more.
+        """
+        if not self.is_current:
+            self._stale = True
+        elif self._reload_timer is None:
+            wait = self._last_load + RELOAD_INTERVAL_S - time.monotonic()
+            if wait <= 0:
+                self.load_status()
+            else:
+                self._reload_timer = self.set_timer(wait, self._reload_due)
+
+    def _reload_due(self) -> None:
+        self._reload_timer = None
         if self.is_current:
             self.load_status()
         else:
@@ -157,12 +301,30 @@ class DashboardScreen(ReviewScreen):
         """Recompute the status on request."""
         self.load_status()
 
+    def load_status(self) -> None:
+        """Recompute everything the dashboard shows, in a thread worker."""
+        self._last_load = time.monotonic()
+        self._generation += 1
+        self._load(self._generation)
+
     @work(thread=True, exclusive=True, exit_on_error=False, group="status",
           description="Loading the review's status")  # fmt: skip
-    def load_status(self) -> None:
-        """Compute the status in a thread (it queries the store) and post it to the screen."""
-        status = review_status(self.review_app.open_store())
-        self.post_message(StatusLoaded(status))
+    def _load(self, generation: int) -> None:
+        """Compute the status, then the screening counts, in a thread (they query the store).
+
+        The status comes first, posted as soon as it is known; the PRISMA counts and kappa
+        take longer on a large review (about a second at 100,000 records).
+        """
+        ws = self.review_app.open_store()
+        self.post_message(StatusLoaded(review_status(ws)))
+        screening = Screening(
+            counts=prisma_counts(engine=ws.engine, protocol=ws.protocol),
+            agreement={
+                stage: stage_agreement(engine=ws.engine, stage=stage).stats
+                for stage in STAGE_LABELS
+            },
+        )
+        self.post_message(ScreeningLoaded(screening, generation))
 
     @on(StatusLoaded)
     def show_status(self, message: StatusLoaded) -> None:
@@ -181,7 +343,19 @@ class DashboardScreen(ReviewScreen):
         self.query_one("#next-steps", Static).update(next_steps_text(status))
         self.set_class(not status.search_runs, "-empty")
 
+    @on(ScreeningLoaded)
+    def show_screening(self, message: ScreeningLoaded) -> None:
+        """Fill the screening panel, unless a newer load already did."""
+        if message.generation < self._shown_generation:
+            return
+        self._shown_generation = message.generation
+        flow = self.query_one("#screening-flow", Static)
+        flow.loading = False
+        flow.update(flow_text(message.screening.counts))
+        self.query_one("#agreement", Static).update(agreement_text(message.screening.agreement))
+
     def worker_failed(self, worker: Worker[Any], error: BaseException | None) -> bool:
-        """Stop the loading indicator; the app reports the error itself."""
+        """Stop the loading indicators; the app reports the error itself."""
         self.query_one("#runs").loading = False
+        self.query_one("#screening-flow").loading = False
         return False
