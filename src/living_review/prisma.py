@@ -442,7 +442,8 @@ def diagram_text(counts: dict[str, Any]) -> dict[str, str]:
 
 
 def _wrap(text: str, width_in: float) -> str:
-    chars = max(int(width_in * 72 / (_FONT * 0.48)), 10)
+    # ~0.55 em per character for a sans-serif font at this size (measured on the PNG).
+    chars = max(int(width_in * 72 / (_FONT * 0.55)), 10)
     return "\n".join(
         "\n".join(textwrap.wrap(line, chars)) if line else "" for line in text.split("\n")
     )
@@ -463,7 +464,11 @@ def render_diagram(counts: dict[str, Any], path: Path, *, fmt: str | None = None
     fmt = (fmt or path.suffix.lstrip(".") or "svg").lower()
     if fmt not in ("svg", "png", "pdf"):
         raise PrismaError(f"{path}: the diagram can be written as .svg, .png or .pdf")
-    t = {k: _wrap(v, _W - 0.2) for k, v in diagram_text(counts).items()}
+    # The title bar spans both columns; every other box is one column wide.
+    t = {
+        k: _wrap(v, (2 * _W if k == "head_main" else _W) - 0.2)
+        for k, v in diagram_text(counts).items()
+    }
     updated = "previous" in t
     band_w, gap_x, gap_y = 0.35, 0.45, 0.35
     x_prev = band_w + 0.25
@@ -499,7 +504,15 @@ def render_diagram(counts: dict[str, Any], path: Path, *, fmt: str | None = None
         y += rh + gap_y
     if updated:
         pos["previous"] = (x_prev, pos["identified"][1], _W, h("previous"))
-    height = y + 0.55
+    foot = (
+        "*Consider, if feasible to do so, reporting the number of records identified from each "
+        "database or register searched (rather than the total number across all "
+        "databases/registers).\n**If automation tools were used, indicate how many records were "
+        "excluded by a human and how many were excluded by automation tools.\n" + FOOTER
+    )
+    foot = "\n".join(textwrap.fill(p, int(width * 72 / 3.2)) for p in foot.split("\n"))
+    foot_h = 0.1 + (foot.count("\n") + 1) * 5.5 * 1.35 / 72  # lines x leading, in inches
+    height = y + foot_h + 0.1
 
     fig = Figure(figsize=(width, height))
     ax = fig.add_axes((0, 0, 1, 1))
@@ -567,15 +580,8 @@ def render_diagram(counts: dict[str, Any], path: Path, *, fmt: str | None = None
             0.15 + (band_w - 0.05) / 2, (top + bottom) / 2, label, rotation=90, ha="center",
             va="center", fontsize=_FONT + 0.5, fontweight="bold",
         )  # fmt: skip
-    foot = (
-        "*Consider, if feasible to do so, reporting the number of records identified from each "
-        "database or register searched (rather than the total number across all "
-        "databases/registers).\n**If automation tools were used, indicate how many records were "
-        "excluded by a human and how many were excluded by automation tools.\n" + FOOTER
-    )
-    foot = "\n".join(textwrap.fill(p, int(width * 72 / 5.2)) for p in foot.split("\n"))
     ax.text(
-        0.15, height - 0.45, foot,
+        0.15, height - foot_h, foot,
         ha="left", va="top", fontsize=5.5, color="#333333",
     )  # fmt: skip
     try:
