@@ -11,7 +11,9 @@ Model (``i`` study, ``k`` arm, baseline arm ``b``; see ``shared/nma-reference/ja
     FE: delta[i,k] = md[i,k]
     RE: delta[i,.] ~ MVN(md[i,.], tau^2 * R),  R = 1 on the diagonal, 1/2 off it
         (TSD2's conditional multi-arm formulation is this joint normal)
-        non-centred: delta = md + tau * chol(R) z,  z ~ N(0, 1)
+        binomial studies: delta = md + L dev, L = chol(R), dev = k (yhat - m) + s z with
+        m = L^-1 md and k, s from a normal approximation of the likelihood (``build_model``);
+        the same model, in coordinates without a funnel for precise or sparse studies
     arm binary:     r[i,k] ~ Bin(n[i,k], logit^-1(mu[i] + delta[i,k])),  mu[i] ~ N(0, 100^2)
     arm continuous: y[i,k] ~ N(mu[i] + delta[i,k], se[i,k]^2)
     contrast:       y[i,.] ~ MVN(delta[i,.], S_i),  S_i from seTE (+ baseline-arm covariance);
@@ -113,29 +115,62 @@ class Block:
 class Layout:
     """Which contrasts are latent (non-centred) and which are integrated out.
 
-    Contrasts ``0..n_latent-1`` carry explicit ``delta = X d + tau chol(R) z``. For normal
+    Contrasts ``0..n_latent-1`` carry explicit random effects, in coordinates set by the
+    normal approximation of their likelihood (``lat_yhat``, ``lat_v``; see
+    :func:`build_model`), or plainly non-centred when those are empty. For normal
     likelihoods the random effects are integrated out analytically (same posterior of d and
     tau; no funnel between tau and the study effects, which made NUTS diverge on the
-    Parkinson's RE fits); binomial studies stay non-centred.
+    Parkinson's RE fits).
     """
 
     n_latent: int
+    lat_yhat: FloatArray  # normal approximation of the latent contrasts' likelihood (whitened):
+    lat_v: FloatArray  # estimate and variance; empty: plain non-centred
     base_Mmu: FloatArray  # baseline arms of marginal arm studies: y ~ N(mu, se^2)
     base_y: FloatArray
     base_se: FloatArray
     blocks: tuple[Block, ...]
 
 
+def data_preconditioner(net: Network, n_latent: int) -> tuple[FloatArray, FloatArray]:
+    """Normal approximation of each latent contrast's likelihood: (yhat, v) per contrast.
+
+    In the whitened coordinates x = L^-1 delta (L = chol(R), so x ~ N(L^-1 md, tau^2 I)):
+    yhat = L^-1 (log odds ratios vs the study baseline) and v = 1 / diag(L' V^-1 L), from
+    the contrast-level data of the frequentist fit (0.5 added to the cells of a study with a
+    zero cell). Used only to choose coordinates (see :func:`build_model`), never as data.
+    """
+    from living_review.nma.frequentist import contrast_data
+
+    cd = contrast_data(net)
+    yhat, v = np.zeros(n_latent), np.ones(n_latent)
+    for sl in cd.blocks:
+        if sl.start >= n_latent:
+            break
+        ll = np.linalg.cholesky(_corr(sl.stop - sl.start))
+        yhat[sl] = np.linalg.solve(ll, cd.y[sl])
+        v[sl] = 1.0 / np.diag(ll.T @ np.linalg.solve(cd.V[sl, sl], ll))
+    return yhat, v
+
+
 def layout(net: Network, inp: ModelInputs, *, marginal: bool) -> Layout:
-    """Split the studies into latent (non-centred) and integrated-out parts."""
+    """Split the studies into latent and integrated-out parts (``marginal``, i.e. "auto").
+
+    ``marginal=False`` (``parameterisation="non-centred"``): every study latent, plainly
+    non-centred. Otherwise binomial studies are latent, in data-preconditioned coordinates
+    (:func:`data_preconditioner`), and normal ones integrated out.
+    """
     idx = net.contrast_index()
     m = len(idx)
     n_arm_studies = len(net.arm_studies)
     if not marginal:
         z = np.zeros((0, n_arm_studies))
-        return Layout(m, z, np.zeros(0), np.zeros(0), ())
+        return Layout(m, np.zeros(0), np.zeros(0), z, np.zeros(0), np.zeros(0), ())
     binary = net.arm_kind == "binary"
     n_latent = int(np.sum(idx.study < n_arm_studies)) if binary else 0
+    yhat, v = np.zeros(0), np.zeros(0)
+    if n_latent:
+        yhat, v = data_preconditioner(net, n_latent)
     base_rows: list[int] = []
     blocks: list[Block] = []
     row = 0
@@ -175,6 +210,8 @@ def layout(net: Network, inp: ModelInputs, *, marginal: bool) -> Layout:
     br = np.asarray(base_rows, dtype=np.int64)
     return Layout(
         n_latent=n_latent,
+        lat_yhat=yhat,
+        lat_v=v,
         base_Mmu=inp.Amu[br] if br.size else np.zeros((0, n_arm_studies)),
         base_y=inp.arm_y[br] if br.size else np.zeros(0),
         base_se=inp.arm_se[br] if br.size else np.zeros(0),
@@ -191,6 +228,10 @@ def model_data(inp: ModelInputs, lay: Layout) -> dict[str, FloatArray]:
         lat_l = inp.L[:ml, :ml] if inp.L is not None else None
         if lat_l is not None and not np.allclose(lat_l, np.eye(ml)):
             out["L_lat"] = lat_l
+            # m = L^-1 md = LiX d
+            out["LiX_lat"] = np.linalg.solve(lat_l, inp.X[:ml]).astype(np.float64)
+        if lay.lat_v.size:
+            out["lat_yhat"], out["lat_v"] = lay.lat_yhat, lay.lat_v
         if inp.Amu.shape[0]:
             out["Amu"], out["Ad"] = inp.Amu, inp.Ad[:, :ml]
             if inp.arm_kind == "binary":
@@ -308,8 +349,11 @@ def build_model(
     """The PyMC model of ``net`` under ``spec`` (named coords and dims).
 
     Binomial studies (and, with ``parameterisation="non-centred"``, all studies) carry
-    non-centred random effects ``delta = X d + tau chol(R) z``; normal studies otherwise have
-    them integrated out: ``y ~ MVN(Mmu mu + X d, S + tau^2 R)``.
+    latent random effects ``delta = X d + L dev``, ``L = chol(R)``, ``dev ~ N(0, tau^2)``:
+    in data-preconditioned coordinates (binomial studies under ``"auto"``; see the comment
+    in the code) or plainly non-centred (``dev = tau z``); normal studies otherwise have them
+    integrated out:
+    ``y ~ MVN(Mmu mu + X d, S + tau^2 R)``.
     """
     import pymc as pm
     import pytensor.tensor as pt
@@ -343,8 +387,24 @@ def build_model(
         if ml:
             delta = pt.dot(dv["X_lat"], d)
             if re:
-                z = pm.Normal("z", mu=0.0, sigma=1.0, dims="latent_contrast")
-                delta = delta + tau * (pt.dot(dv["L_lat"], z) if "L_lat" in dv else z)
+                if "lat_v" in dv:
+                    # whitened x = L^-1 delta ~ N(m, tau^2), m = L^-1 X d; x = m + dev with
+                    # dev = k (yhat - m) + s z, k = tau^2 / (tau^2 + v), s = tau sqrt(1 - k):
+                    # the conditional posterior of x under the normal approximation
+                    # N(yhat, v) of its likelihood is N(m + k (yhat - m), s^2), so z is
+                    # ~N(0, 1) a posteriori whatever tau is: no funnel, for precise studies
+                    # (centred limit, k -> 1) as for sparse ones (non-centred, k -> 0).
+                    # z's prior N(-k (yhat - m) / s, tau / s) makes dev ~ N(0, tau^2)
+                    # exactly (Jacobian included), so the model is unchanged.
+                    m_w = pt.dot(dv["LiX_lat"], d) if "LiX_lat" in dv else delta
+                    k = tau**2 / (tau**2 + dv["lat_v"])
+                    sc = tau * pt.sqrt(dv["lat_v"] / (tau**2 + dv["lat_v"]))
+                    shift = k * (dv["lat_yhat"] - m_w)
+                    z = pm.Normal("z", mu=-shift / sc, sigma=tau / sc, dims="latent_contrast")
+                    dev = shift + sc * z
+                else:
+                    dev = tau * pm.Normal("z", mu=0.0, sigma=1.0, dims="latent_contrast")
+                delta = delta + (pt.dot(dv["L_lat"], dev) if "L_lat" in dv else dev)
             if "Amu" in dv:
                 lp = pt.dot(dv["Amu"], mu) + pt.dot(dv["Ad"], delta)
                 if inp.arm_kind == "binary":
@@ -564,7 +624,8 @@ def study_effects(
 ) -> FloatArray:
     """Posterior draws (N x contrasts) of the study-specific effects delta.
 
-    FE: delta = X d. RE: latent contrasts from their draws, X d + tau chol(R) z; integrated-out
+    FE: delta = X d. RE: latent contrasts from their draws, X d + chol(R) dev (as in
+    :func:`build_model`); integrated-out
     ones drawn exactly from their conditional posterior given (d, tau, mu, y), by Matheron's
     rule: delta0 ~ N(md, G), y0 ~ N(delta0, S), delta = delta0 + G (G + S)^-1 (y - y0) with
     G = tau^2 R. So (d, tau, mu, delta) are joint draws of the full TSD2 model.
@@ -577,9 +638,16 @@ def study_effects(
     tau = draws["tau"]
     ml = lay.n_latent
     if ml:
-        z = draws["z"]
         lat_l = inp.L[:ml, :ml] if inp.L is not None else np.eye(ml)
-        delta[:, :ml] += tau[:, None] * (z @ lat_l.T)
+        t = tau[:, None]
+        if lay.lat_v.size:
+            m_w = np.linalg.solve(lat_l, delta[:, :ml].T).T
+            v = lay.lat_v[None, :]
+            shift = t**2 / (t**2 + v) * (lay.lat_yhat[None, :] - m_w)
+            dev = shift + t * np.sqrt(v / (t**2 + v)) * draws["z"]
+        else:
+            dev = t * draws["z"]
+        delta[:, :ml] += dev @ lat_l.T
     for b in lay.blocks:
         q = b.y.size
         r = _corr(q)
