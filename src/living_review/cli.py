@@ -22,7 +22,6 @@ from living_review.cli_extract import extract_app
 from living_review.cli_nma import nma_app
 from living_review.cli_rob2 import rob2_app
 from living_review.cli_screening import register as register_screening
-from living_review.dedup.service import run_dedup
 from living_review.errors import LsrError
 from living_review.workspace import Workspace, find_workspace
 
@@ -199,8 +198,10 @@ def search_run(
     outcome = run_saved_search(open_workspace(), database)
     if as_json:
         emit_json(outcome.as_json())
-    else:
-        typer.echo(outcome.message)
+        return
+    typer.echo(outcome.message)
+    if outcome.dedup is not None:
+        typer.echo(dedup_summary(outcome.dedup))
 
 
 @search_app.command("load")
@@ -210,18 +211,16 @@ def search_load(
     """Import every saved export in searches/ that the store does not hold yet."""
     from living_review.searches import load_saved_exports
 
-    ws = open_workspace()
-    results = load_saved_exports(ws)
-    dedup = run_dedup(ws.engine)
+    loaded = load_saved_exports(open_workspace())
     if as_json:
-        emit_json({"imports": [r.as_json() for r in results], "dedup": dedup.as_json()})
+        emit_json(loaded.as_json())
         return
-    if not results:
+    if not loaded.imports:
         typer.echo("no saved exports in searches/")
-    for r in results:
+    for r in loaded.imports:
         state_ = "already imported" if r.already_imported else f"{r.new_records} new"
         typer.echo(f"searches/{r.database}/{r.file_name}: {r.records_in_file} records, {state_}")
-    typer.echo(dedup_summary(dedup))
+    typer.echo(dedup_summary(loaded.dedup))
 
 
 @app.command()

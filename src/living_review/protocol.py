@@ -235,7 +235,6 @@ def _line_of(text: str, loc: tuple[Any, ...]) -> int | None:
     then ``key =`` lines inside the table found.
     """
     lines = text.splitlines()
-    tables: list[str] = []
     path: list[str] = []
     for part in loc:
         if isinstance(part, int):
@@ -257,7 +256,6 @@ def _line_of(text: str, loc: tuple[Any, ...]) -> int | None:
                 counts[name] = n + 1
                 name = f"{name}#{n}"
             current = name
-            tables.append(current)
             if _matches(current, path):
                 best = i
             continue

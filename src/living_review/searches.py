@@ -9,11 +9,12 @@ each export once (re-loading changes nothing: runs are matched by the file's SHA
 from __future__ import annotations
 
 import re
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from living_review.dedup.service import PassResult, run_dedup
 from living_review.errors import LsrError
 from living_review.importing import DATABASES, ImportResult, import_file
 from living_review.workspace import Workspace
@@ -30,12 +31,27 @@ class SearchOutcome:
     message: str
     imported: ImportResult | None = None
     details: dict[str, Any] = field(default_factory=dict)
+    dedup: PassResult | None = None
+    """The incremental dedup pass run on what the search brought in (None if nothing new)."""
 
     def as_json(self) -> dict[str, Any]:
         """Return the outcome as one JSON object."""
         out = asdict(self)
         out["imported"] = self.imported.as_json() if self.imported else None
+        out["dedup"] = self.dedup.as_json() if self.dedup else None
         return out
+
+
+@dataclass(frozen=True)
+class LoadResult:
+    """What ``load_saved_exports`` did: one import per saved export, then one dedup pass."""
+
+    imports: list[ImportResult]
+    dedup: PassResult
+
+    def as_json(self) -> dict[str, Any]:
+        """Return the result as one JSON object."""
+        return {"imports": [r.as_json() for r in self.imports], "dedup": self.dedup.as_json()}
 
 
 def strategy_path(ws: Workspace, database: str) -> Path:
@@ -77,8 +93,9 @@ def run_date(path: Path) -> datetime | None:
     return datetime.strptime(m.group(1), "%Y-%m-%d").replace(tzinfo=UTC)
 
 
-def load_saved_exports(ws: Workspace, *, actor: str | None = None) -> list[ImportResult]:
-    """Import each saved export not yet in the store; each file is its own transaction."""
+def load_saved_exports(ws: Workspace, *, actor: str | None = None) -> LoadResult:
+    """Import each saved export not yet in the store (each file its own transaction), then
+    compare every new record with the store (the incremental dedup pass)."""
     results = []
     for database, path in saved_exports(ws):
         strategy = None
@@ -94,7 +111,7 @@ def load_saved_exports(ws: Workspace, *, actor: str | None = None) -> list[Impor
                 run_at=run_date(path),
             )
         )
-    return results
+    return LoadResult(imports=results, dedup=run_dedup(ws.engine))
 
 
 EMBASE_HOWTO = """\
@@ -114,7 +131,10 @@ def run_saved_search(ws: Workspace, database: str) -> SearchOutcome:
     if database == "pubmed":
         from living_review.sources.eutils import run_pubmed_search
 
-        return run_pubmed_search(ws)
+        outcome = run_pubmed_search(ws)
+        if outcome.imported is None or outcome.imported.new_records == 0:
+            return outcome
+        return replace(outcome, dedup=run_dedup(ws.engine))
     if database not in DATABASES:
         raise LsrError(f"unknown database {database!r} (one of: {', '.join(DATABASES)})")
     since = last_run_date(ws, database)

@@ -15,7 +15,6 @@ from sqlmodel import Session, col
 from living_review.store.models import (
     DedupSeen,
     Record,
-    RecordSource,
     ScreeningDecision,
     SearchRun,
 )
@@ -87,14 +86,6 @@ def record_counts(engine: Engine) -> dict[str, int]:
             select(col(Record.database), func.count()).group_by(col(Record.database))
         )
         return {db: int(n) for db, n in rows}
-
-
-def unlinked_records(engine: Engine) -> int:
-    """Return how many records have no search run (should always be 0: a consistency check)."""
-    with Session(engine) as session:
-        linked = select(col(RecordSource.record_id))
-        orphans = select(func.count()).where(col(Record.id).not_in(linked))
-        return int(session.scalar(orphans) or 0)
 
 
 def awaiting_dedup(engine: Engine) -> int:

@@ -141,3 +141,23 @@ def test_bad_input_fails_cleanly(workspace: Workspace, tmp_path: Path, case: str
     assert re.search(expected, lines[0]), lines[0]
     assert "Traceback" not in err
     assert status(workspace) == before
+
+
+def test_search_load_imports_saved_exports_once_then_dedups(
+    workspace: Workspace, tmp_path: Path
+) -> None:
+    folder = workspace.root / "searches" / "embase"
+    folder.mkdir(parents=True)
+    (folder / "strategy.txt").write_text("# comment\nhepatocellular AND sorafenib\n", "utf-8")
+    (folder / "embase-2026-01-02.ris").write_text(RIS, encoding="utf-8")
+    code, out, err = lsr(workspace, "search", "load", "--json")
+    assert code == 0, err
+    first = json.loads(out)
+    (imp,) = first["imports"]
+    assert (imp["records_in_file"], imp["new_records"]) == (2, 2)
+    assert first["dedup"]["records_compared"] == 2
+    run = status(workspace)["search_runs"][0]
+    assert run["run_at"].startswith("2026-01-02")  # the run date comes from the file name
+    again = json.loads(lsr(workspace, "search", "load", "--json")[1])
+    assert again["imports"][0]["already_imported"] is True
+    assert again["dedup"]["records_compared"] == 0

@@ -629,6 +629,7 @@ def test_cli_search_run_pubmed_json(workspace: Workspace, fake: FakeEutils) -> N
     assert data["database"] == "pubmed"
     assert data["imported"]["new_records"] == 3 and data["imported"]["records_in_file"] == 3
     assert data["details"]["found"] == 3 and data["details"]["date_from"] == "2020/01/01"
+    assert data["dedup"]["records_compared"] == 3  # a live run is deduplicated like an import
     runs, _ = store(workspace)
     assert [r.id for r in runs] == [data["imported"]["search_run_id"]]
 
