@@ -6,41 +6,65 @@ Every reporting command takes ``--json`` and then prints exactly one JSON object
 
 from __future__ import annotations
 
-import json
 import sys
 from collections.abc import Callable
-from contextvars import ContextVar
+from importlib import import_module
 from importlib.metadata import entry_points
 from pathlib import Path
-from typing import Any, NoReturn
+from typing import Any
 
 import typer
 import typer.core
 
+from living_review.cli_base import WORKSPACE, emit_json, fail, open_workspace
 from living_review.cli_dedup import dedup_app, dedup_summary
-from living_review.cli_extract import extract_app
-from living_review.cli_nma import nma_app
-from living_review.cli_rob2 import rob2_app
+from living_review.cli_report import register as register_report
 from living_review.cli_screening import register as register_screening
+from living_review.cli_simulate import register as register_simulate
+from living_review.cli_team import register as register_team
+from living_review.cli_update import update as update_cmd
 from living_review.errors import LsrError
-from living_review.workspace import Workspace, find_workspace
 
-_WORKSPACE: ContextVar[Path | None] = ContextVar("lsr_workspace", default=None)
+#: Command groups whose modules are imported only when the group is used: ``lsr decide`` should
+#: not pay for NumPy and the NMA, RoB 2 and survival modules at start-up (every command's wall
+#: time counts: ``lsr prisma`` has a 1 s budget at 100,000 records).
+_LAZY_GROUPS: dict[str, tuple[str, str]] = {
+    "extract": ("living_review.cli_extract", "extract_app"),
+    "km": ("living_review.cli_km", "km_app"),
+    "nma": ("living_review.cli_nma", "nma_app"),
+    "rob2": ("living_review.cli_rob2", "rob2_app"),
+}
 
 
 class _Group(typer.core.TyperGroup):
-    """Turns user errors (LsrError) from any command into one line on stderr and exit 1."""
+    """Turns user errors (LsrError) from any command into one line on stderr and exit 1.
+
+    It also mounts the :data:`_LAZY_GROUPS` on first use (click's documented lazy-loading
+    pattern: ``list_commands`` names them, ``get_command`` imports and converts them).
+    """
+
+    def list_commands(self, ctx: Any) -> list[str]:
+        return sorted({*super().list_commands(ctx), *_LAZY_GROUPS})
+
+    def get_command(self, ctx: Any, cmd_name: str) -> Any:
+        cmd = super().get_command(ctx, cmd_name)
+        if cmd is None and cmd_name in _LAZY_GROUPS:
+            module, attr = _LAZY_GROUPS[cmd_name]
+            cmd = typer.main.get_group(getattr(import_module(module), attr))
+            cmd.name = cmd_name
+            self.add_command(cmd, cmd_name)
+        return cmd
 
     def invoke(self, ctx: Any) -> Any:  # typer vendors click; its Context type is private
         # The workspace option belongs to this one invocation (tests run many in one process).
-        token = _WORKSPACE.set(ctx.params.get("workspace"))
+        token = WORKSPACE.set(ctx.params.get("workspace"))
         try:
             return super().invoke(ctx)
         except LsrError as exc:
             typer.echo(f"lsr: error: {exc}", err=True)
             raise typer.Exit(1) from None
         finally:
-            _WORKSPACE.reset(token)
+            WORKSPACE.reset(token)
 
 
 app = typer.Typer(
@@ -53,10 +77,8 @@ app = typer.Typer(
 )
 search_app = typer.Typer(help="Saved searches: run them live or load their exports.")
 app.add_typer(search_app, name="search")
-app.add_typer(rob2_app, name="rob2")
 app.add_typer(dedup_app, name="dedup")
-app.add_typer(nma_app, name="nma")
-app.add_typer(extract_app, name="extract")
+app.command("update")(update_cmd)
 
 
 @app.callback()
@@ -65,27 +87,11 @@ def _main(
         None,
         "--workspace",
         "-w",
-        help="The review's folder (default: $LSR_WORKSPACE, else "
+        help="The review's folder (default: $LSRWORKSPACE, else "
         "the nearest folder upwards holding protocol/review.toml).",
     ),
 ) -> None:
     """Options that apply to every command (read by ``open_workspace``)."""
-
-
-def fail(message: str, code: int = 1) -> NoReturn:
-    """Print one error line to stderr and exit with ``code``."""
-    typer.echo(f"lsr: error: {message}", err=True)
-    raise typer.Exit(code)
-
-
-def emit_json(obj: Any) -> None:
-    """Print one JSON object (the scripting contract)."""
-    typer.echo(json.dumps(obj, indent=2, ensure_ascii=False, default=str))
-
-
-def open_workspace() -> Workspace:
-    """Find the workspace for this invocation."""
-    return find_workspace(_WORKSPACE.get())
 
 
 @app.command()
@@ -239,6 +245,9 @@ def tui(
 
 
 register_screening(app)
+register_simulate(app)
+register_report(app)
+register_team(app)
 
 
 def main() -> None:

@@ -18,6 +18,8 @@ from typing import TYPE_CHECKING
 
 import typer
 
+from living_review.cli_base import emit_json, fail, open_workspace
+
 if TYPE_CHECKING:
     from sqlalchemy import Engine
 
@@ -31,8 +33,6 @@ dedup_app = typer.Typer(
 
 
 def _engine() -> Engine:
-    from living_review.cli import open_workspace
-
     return open_workspace().engine
 
 
@@ -50,7 +50,6 @@ def dedup_main(
     """Run the automatic pass (new records only) and print what the store holds."""
     if ctx.invoked_subcommand is not None:
         return
-    from living_review.cli import emit_json, fail
     from living_review.dedup.service import dedup_json, run_dedup
 
     engine = _engine()
@@ -155,7 +154,6 @@ def decide_cmd(
     as_json: bool = typer.Option(False, "--json", help="Print one JSON object."),
 ) -> None:
     """Record a reviewer's verdict on a pair (non-interactive form of review)."""
-    from living_review.cli import emit_json, fail
     from living_review.dedup.service import decide
 
     if verdict not in ("same", "different"):
@@ -182,7 +180,6 @@ def split_cmd(
     as_json: bool = typer.Option(False, "--json", help="Print one JSON object."),
 ) -> None:
     """Reverse a merge: take RECORD out of its cluster (recorded, never re-merged)."""
-    from living_review.cli import emit_json
     from living_review.dedup.service import split
 
     n = split(_engine(), record, reviewer=reviewer, reason=reason)

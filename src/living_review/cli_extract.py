@@ -16,8 +16,8 @@
 * ``lsr extract show [--outcome NAME] [--json]`` — the final analysis data
 
 ``cli.py`` wires it with ``app.add_typer(extract_app, name="extract")``. Core modules are
-imported inside commands so that ``lsr --help`` stays fast; ``living_review.cli`` too, so the
-import is not circular.
+imported inside commands so that ``lsr --help`` stays fast; the shared workspace and output
+helpers come from :mod:`living_review.cli_base`.
 """
 
 from __future__ import annotations
@@ -29,6 +29,8 @@ from typing import TYPE_CHECKING, Any
 
 import typer
 
+from living_review.cli_base import emit_json, open_workspace, warn
+
 if TYPE_CHECKING:
     from living_review.extraction.service import AnalysisData
     from living_review.workspace import Workspace
@@ -39,23 +41,6 @@ extract_app = typer.Typer(
 )
 
 KIND_HELP = "arm | total | binary | continuous | contrast | median | percent | estimate | extra"
-
-
-def _ws() -> Workspace:
-    from living_review.cli import open_workspace
-
-    return open_workspace()
-
-
-def _emit(obj: Any) -> None:
-    from living_review.cli import emit_json
-
-    emit_json(obj)
-
-
-def _warn(messages: list[str]) -> None:
-    for m in messages:
-        typer.echo(f"lsr: warning: {m}", err=True)
 
 
 def _pairs(items: list[str]) -> dict[str, str]:
@@ -89,10 +74,10 @@ def load_example_cmd(
     """Load the example review's trials (numbers and identifiers, with sources); idempotent."""
     from living_review.extraction.example import load_example
 
-    ws = _ws()
+    ws = open_workspace()
     res = load_example(engine=ws.engine, protocol=ws.protocol, folder=_example_dir(ws, folder))
     if as_json:
-        _emit(res.as_json())
+        emit_json(res.as_json())
         return
     typer.echo(
         f"{len(res.trials)} trials, {len(res.secondary_reports)} subgroup/overlap reports, "
@@ -102,7 +87,7 @@ def load_example_cmd(
         typer.echo(f"  {r['report']}: {r['role']} of {r['parent']} (never analysed as a trial)")
     for note in res.notes:
         typer.echo(f"note: {note}")
-    _warn(res.warnings)
+    warn(res.warnings)
 
 
 @extract_app.command("study")
@@ -131,7 +116,7 @@ def study_cmd(
     parent = subgroup_of or overlaps
     role = "subgroup" if subgroup_of else ("overlap" if overlaps else None)
     res = add_study(
-        engine=_ws().engine,
+        engine=open_workspace().engine,
         label=label,
         registry_id=registry,
         parent=parent,
@@ -143,12 +128,12 @@ def study_cmd(
         actor=actor,
     )
     if as_json:
-        _emit(res.as_json())
+        emit_json(res.as_json())
     else:
         what = f"{role} report of {parent}" if parent else "study"
         state = "added" if res.created else "exists"
         typer.echo(f"{what} {label!r}: {state} (study #{res.study_id}, report #{res.report_id})")
-    _warn(res.warnings)
+    warn(res.warnings)
 
 
 @extract_app.command("studies")
@@ -158,18 +143,18 @@ def studies_cmd(as_json: bool = typer.Option(False, "--json", help="Print JSON."
 
     from living_review.extraction.service import list_studies, registry_warnings
 
-    ws = _ws()
+    ws = open_workspace()
     rows = list_studies(engine=ws.engine)
     with Session(ws.engine) as session:
         warnings = registry_warnings(session)
     if as_json:
-        _emit({"studies": rows, "warnings": warnings})
+        emit_json({"studies": rows, "warnings": warnings})
         return
     for s in rows:
         typer.echo(f"#{s['id']:<4} {s['label']}  {s['registry_id'] or ''}  ({s['values']} values)")
         for r in s["reports"]:
             typer.echo(f"       {r['role']:<9} {r['label']}: {', '.join(r['arms']) or 'no arms'}")
-    _warn(warnings)
+    warn(warnings)
 
 
 @extract_app.command("add")
@@ -195,7 +180,7 @@ def add_cmd(
     """Enter one value as an extractor (a draft unless --final)."""
     from living_review.extraction.service import add_value
 
-    ws = _ws()
+    ws = open_workspace()
     res = add_value(
         engine=ws.engine,
         protocol=ws.protocol,
@@ -213,11 +198,11 @@ def add_cmd(
         final=final,
     )
     if as_json:
-        _emit(res.as_json())
+        emit_json(res.as_json())
     else:
         state = "unchanged" if res.unchanged else "recorded"
         typer.echo(f"{res.key}: {state} ({res.status} #{res.id})")
-    _warn(res.warnings)
+    warn(res.warnings)
 
 
 def _values_text(values: dict[str, Any] | None) -> str:
@@ -238,9 +223,9 @@ def compare_cmd(
     """List the items where extractors' current values differ (or one is missing)."""
     from living_review.extraction.service import compare
 
-    res = compare(engine=_ws().engine, study=study, extractors=extractor or None)
+    res = compare(engine=open_workspace().engine, study=study, extractors=extractor or None)
     if as_json:
-        _emit(res)
+        emit_json(res)
         return
     who = res["extractors"]
     typer.echo(
@@ -272,7 +257,7 @@ def resolve_cmd(
     from living_review.extraction.service import resolve, resolve_agreed
     from living_review.extraction.validate import ExtractionError
 
-    ws = _ws()
+    ws = open_workspace()
     if agreed:
         if key or values or use:
             raise ExtractionError("--agreed takes no item, values or --use")
@@ -280,7 +265,7 @@ def resolve_cmd(
             engine=ws.engine, protocol=ws.protocol, study=study, resolver=resolver
         )
         if as_json:
-            _emit({"resolved": [r.as_json() for r in done]})
+            emit_json({"resolved": [r.as_json() for r in done]})
             return
         typer.echo(f"{len(done)} agreed items made final")
         for r in done:
@@ -300,11 +285,11 @@ def resolve_cmd(
         note=note,
     )
     if as_json:
-        _emit(res.as_json())
+        emit_json(res.as_json())
     else:
         state = "unchanged" if res.unchanged else "final"
         typer.echo(f"{res.key}: {state} (#{res.id})")
-    _warn(res.warnings)
+    warn(res.warnings)
 
 
 @extract_app.command("history")
@@ -316,9 +301,9 @@ def history_cmd(
     """Every version of one item, oldest first (nothing is ever overwritten)."""
     from living_review.extraction.service import history
 
-    rows = history(engine=_ws().engine, study=study, key=key)
+    rows = history(engine=open_workspace().engine, study=study, key=key)
     if as_json:
-        _emit({"versions": rows})
+        emit_json({"versions": rows})
         return
     for r in rows:
         sup = f" supersedes #{r['supersedes_id']}" if r["supersedes_id"] else ""
@@ -374,20 +359,20 @@ def show_cmd(
     """The final analysis data per outcome (what the NMA reads), and what is left out."""
     from living_review.extraction.service import analysis_data
 
-    ws = _ws()
+    ws = open_workspace()
     names = [outcome] if outcome else [o.name for o in ws.protocol.outcomes]
     data = [analysis_data(engine=ws.engine, protocol=ws.protocol, outcome=n) for n in names]
     if as_json:
         if outcome:
-            _emit(_finite(data[0].as_json()))
+            emit_json(_finite(data[0].as_json()))
         else:
-            _emit({"outcomes": {d.outcome: _finite(d.as_json()) for d in data}})
+            emit_json({"outcomes": {d.outcome: _finite(d.as_json()) for d in data}})
         return
     warnings: list[str] = []
     for d in data:
         typer.echo("\n".join(_show_lines(d)))
         warnings += [w for w in d.warnings if w not in warnings]
-    _warn(warnings)
+    warn(warnings)
 
 
 def _finite(obj: Any) -> Any:

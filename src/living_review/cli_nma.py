@@ -1,5 +1,11 @@
 """Provides ``nma_app``: the ``lsr nma`` commands (Typer). ``fit-file`` needs no workspace.
 
+On the workspace (:mod:`living_review.living`): ``lsr nma fit [--outcome NAME] [--engine
+bayes|frequentist] [--json]`` fits and *records* a run and prints what changed since the
+previous one; ``lsr nma show [--outcome NAME] [--run ID] [--json]`` shows the latest stored run
+and whether it is stale; ``lsr nma history [--outcome NAME] [--json]``; ``lsr nma diff
+[--outcome NAME] [--from ID --to ID] [--json]``.
+
 ``lsr nma fit-file DATA.csv --format arm-binary|arm-continuous|contrast [--model fe|re]
 [--reference T] [--lower-better] [--engine bayes|frequentist] [--json] [--plots DIR]
 [--nodesplit]``
@@ -29,6 +35,7 @@ from typing import Any
 
 import typer
 
+from living_review.cli_base import open_workspace
 from living_review.errors import LsrError
 from living_review.nma.data import FORMATS, DataFormat, Network, read_network
 from living_review.nma.nodesplit import NodeSplit
@@ -421,66 +428,222 @@ def fit_workspace(
     as_json: bool = typer.Option(False, "--json", help="Print one JSON object."),
     plots: Path | None = typer.Option(None, "--plots", help="Write the plots to this folder."),
 ) -> None:
-    """Fit the review's NMA for one outcome from its final extracted data.
+    """Fit the review's NMA for one outcome from its final data, and record the run.
 
     Model, priors, sampler settings and the reference come from the protocol's ``[nma]``
-    section; the ranking direction from the outcome's ``lower_is_better``.
+    section; the ranking direction from the outcome's ``lower_is_better``. The analysis set,
+    a hash of its data, the settings and the result are stored as a new analysis run
+    (``lsr nma history``), and what changed since the previous run is printed (``diff``).
     """
-    from living_review.cli import open_workspace
-    from living_review.extraction.service import analysis_data, network_for
+    from living_review.living import diff_latest, fit_and_record_full
 
     ws = open_workspace()
+    _choice("--engine", engine, ("bayes", "frequentist"))
+    name = _outcome_name(ws, outcome)
+    run, net, res = fit_and_record_full(ws, name, engine=engine, trigger="manual")
+    diff = diff_latest(ws, run)
+    written = _write_plots(res, net, plots) if plots is not None else None
+    if as_json:
+        obj = dict(run.result)
+        obj["run"] = _run_meta(run)
+        obj["diff"] = diff.as_json()
+        obj["diff_summary"] = diff.summary()
+        if written is not None:
+            obj["plots"] = [str(p) for p in written]
+        typer.echo(json.dumps(obj, indent=2, ensure_ascii=False, default=_json_default))
+        return
+    out = ws.protocol.outcome(name)
+    assert out is not None
+    text = f"{out.label} ({out.name}), {len(run.studies)} studies in the analysis set\n"
+    text += render_text(res)
+    text += _set_notes(run.result)
+    text += f"\n\nRun {run.id}: {run.label()}, recorded.\n{diff.summary()}"
+    if written is not None:
+        text += f"\nPlots written to {plots}: {', '.join(p.name for p in written)}"
+    typer.echo(text)
+
+
+def _outcome_name(ws: Any, outcome: str | None) -> str:
     protocol = ws.protocol
     chosen = outcome or next((o.name for o in protocol.outcomes if o.primary), None)
     out = protocol.outcome(chosen or "")
     if out is None:
         names = ", ".join(o.name for o in protocol.outcomes)
         raise LsrError(f"unknown outcome {chosen!r} (the protocol's outcomes: {names})")
-    _choice("--engine", engine, ("bayes", "frequentist"))
-    data = analysis_data(engine=ws.engine, protocol=protocol, outcome=out.name)
-    net = network_for(data, protocol)
-    settings = protocol.nma
-    model = settings.model if settings else "re"
-    if engine == "frequentist":
-        from living_review.nma.frequentist import fit_frequentist
+    return str(out.name)
 
-        res = fit_frequentist(net, model=model, higher_is_better=not out.lower_is_better)
-    else:
-        from living_review.nma.bayes import fit_bayes
 
-        spec = FitSpec(
-            model=model,
-            priors=Priors(
-                d_sd=settings.d_prior_sd if settings else 100.0,
-                tau="half-normal"
-                if settings and settings.tau_prior == "half_normal"
-                else "uniform",
-                tau_upper=settings.tau_max if settings else 5.0,
-                tau_scale=settings.tau_max if settings else 1.0,
-            ),
-            chains=settings.chains if settings else 4,
-            tune=settings.tune if settings else 1000,
-            draws=settings.draws if settings else 1000,
-            seed=settings.seed if settings else 20251,
-            higher_is_better=not out.lower_is_better,
-        )
-        res = fit_bayes(net, spec)
-    written = _write_plots(res, net, plots) if plots is not None else None
+def _set_notes(result: Mapping[str, Any]) -> str:
+    text = ""
+    if result.get("not_analysed"):
+        text += f"\nNot analysed (reports of trials already counted): {len(result['not_analysed'])}"
+    for study, why in (result.get("analysis_set_excluded") or {}).items():
+        text += f"\nNot in the analysis set: {study} ({why})"
+    for warning in result.get("warnings") or []:
+        text += f"\nwarning: {warning}"
+    return text
+
+
+def _run_meta(run: Any) -> dict[str, Any]:
+    keys = (
+        "id", "outcome", "version", "engine", "trigger", "studies", "data_hash",
+        "settings_hash", "seed", "converged", "predecessor_id",
+    )  # fmt: skip
+    meta = {k: getattr(run, k) for k in keys}
+    meta["created_at"] = run.created_at.isoformat()
+    return meta
+
+
+def _engine_opt(engine: str | None) -> str | None:
+    return None if engine is None else _choice("--engine", engine, ("bayes", "frequentist"))
+
+
+def _pick_run(ws: Any, outcome: str | None, run_id: int | None, engine: str | None) -> Any:
+    """``--run ID``, else the newest run of the outcome: Bayesian if any, else frequentist."""
+    from living_review.living import get_run, latest_run
+
+    if run_id is not None:
+        return get_run(ws, run_id)
+    name = _outcome_name(ws, outcome)
+    for eng in (engine,) if engine else ("bayes", "frequentist"):
+        run = latest_run(ws, name, eng)
+        if run is not None:
+            return run
+    raise LsrError(f"{name}: no stored analysis run yet (run 'lsr nma fit --outcome {name}')")
+
+
+@nma_app.command("show")
+def show_run(
+    outcome: str | None = typer.Option(None, "--outcome", "-o", help="A protocol outcome."),
+    run_id: int | None = typer.Option(None, "--run", help="A run id (default: the latest)."),
+    engine: str | None = typer.Option(None, "--engine", help="bayes | frequentist"),
+    as_json: bool = typer.Option(False, "--json", help="Print one JSON object."),
+) -> None:
+    """Show a stored analysis run (default: the outcome's latest) and whether it is stale."""
+    from living_review.living import diff_latest, staleness
+
+    ws = open_workspace()
+    run = _pick_run(ws, outcome, run_id, _engine_opt(engine))
+    stale = staleness(ws, run.outcome, engine=run.engine)
+    latest = stale.latest_run_id == run.id
+    diff = diff_latest(ws, run)
     if as_json:
-        obj = res.as_json()
-        obj["outcome"] = out.name
-        obj["not_analysed"] = data.not_analysed
-        obj["descriptive"] = data.descriptive
-        obj["pending"] = data.pending
-        obj["warnings"] = data.warnings
-        if written is not None:
-            obj["plots"] = [str(p) for p in written]
+        obj = run.as_json()
+        obj["latest"] = latest
+        obj["staleness"] = stale.as_json()
+        obj["diff"] = diff.as_json()
+        obj["diff_summary"] = diff.summary()
         typer.echo(json.dumps(obj, indent=2, ensure_ascii=False, default=_json_default))
         return
-    text = f"{out.label} ({out.name}), {data.n_studies} studies with final data\n"
-    text += render_text(res)
-    if data.not_analysed:
-        text += f"\nNot analysed (reports of trials already counted): {len(data.not_analysed)}"
-    for warning in data.warnings:
-        text += f"\nwarning: {warning}"
-    typer.echo(text)
+    when = run.created_at.strftime("%Y-%m-%d %H:%M UTC")
+    lines = [f"{run.label()}, run {run.id}, {when}, trigger {run.trigger}"]
+    if not latest:
+        lines.append(f"(not the latest {run.engine} run: that is run {stale.latest_run_id})")
+    elif stale.stale:
+        lines.append("STALE: the evidence changed since this run: " + ", ".join(stale.reasons))
+        lines.append(f"Refit with 'lsr nma fit --outcome {run.outcome} --engine {run.engine}'.")
+    else:
+        lines.append("Up to date with the current analysis set and settings.")
+    text = render_text(run.nma_result())
+    if run.engine == "bayes":
+        text = text.replace("95% CI)", "95% CrI)")
+    lines += [text + _set_notes(run.result), "", diff.summary()]
+    typer.echo("\n".join(lines))
+    _echo_network(run.result)
+
+
+def _echo_network(result: dict[str, Any]) -> None:
+    """The run's network drawn in the terminal (runs stored with their comparisons)."""
+    from rich.console import Console
+
+    from living_review.nma.terminal import legend, network_drawing
+
+    comparisons = (result.get("network") or {}).get("comparisons")
+    treatments = result.get("treatments")
+    if not comparisons or not treatments:
+        return
+    edges = {(str(a), str(b)): int(n) for a, b, n in comparisons}
+    console = Console(highlight=False, soft_wrap=True)
+    console.print(f"\nNetwork: {len(treatments)} treatments, {len(edges)} direct comparisons")
+    console.print(network_drawing(tuple(treatments), edges, width=48, height=14))
+    console.print(legend(tuple(treatments), width=72))
+
+
+@nma_app.command("history")
+def history_cmd(
+    outcome: str | None = typer.Option(None, "--outcome", "-o", help="A protocol outcome."),
+    as_json: bool = typer.Option(False, "--json", help="Print one JSON object."),
+) -> None:
+    """Every stored analysis run (of one outcome, or all), oldest first, with what changed."""
+    from living_review.living import diff_latest, history
+
+    ws = open_workspace()
+    runs = history(ws, _outcome_name(ws, outcome) if outcome else None)
+    rows = []
+    for run in runs:
+        meta = _run_meta(run)
+        meta["summary"] = diff_latest(ws, run).summary()
+        rows.append(meta)
+    if as_json:
+        obj = {"outcome": outcome, "runs": rows}
+        typer.echo(json.dumps(obj, indent=2, ensure_ascii=False, default=_json_default))
+        return
+    if not rows:
+        typer.echo("No analysis runs yet ('lsr nma fit' records one).")
+        return
+    table = [
+        [
+            str(r["id"]),
+            f"{r['outcome']} v{r['version']}",
+            r["engine"],
+            r["created_at"][:16].replace("T", " "),
+            r["trigger"],
+            str(len(r["studies"])),
+            "yes" if r["converged"] else "NO",
+        ]
+        for r in rows
+    ]
+    header = ["Run", "Version", "Engine", "Created (UTC)", "Trigger", "Studies", "Converged"]
+    lines = table_lines(header, table)
+    lines.append("")
+    lines += [f"  {r['id']}: {r['summary']}" for r in rows]
+    typer.echo("\n".join(lines))
+
+
+@nma_app.command("diff")
+def diff_cmd(
+    outcome: str | None = typer.Option(None, "--outcome", "-o", help="A protocol outcome."),
+    from_id: int | None = typer.Option(None, "--from", help="The earlier run id."),
+    to_id: int | None = typer.Option(None, "--to", help="The later run id (default: latest)."),
+    engine: str | None = typer.Option(None, "--engine", help="bayes | frequentist"),
+    as_json: bool = typer.Option(False, "--json", help="Print one JSON object."),
+) -> None:
+    """What changed in the conclusions between two runs (default: the latest vs the one
+    before it that converged)."""
+    from living_review.living import comparison_base, diff_runs, get_run
+
+    ws = open_workspace()
+    cur = _pick_run(ws, outcome, to_id, _engine_opt(engine))
+    prev = get_run(ws, from_id) if from_id is not None else comparison_base(ws, cur)
+    diff = diff_runs(prev, cur)
+    if as_json:
+        obj = diff.as_json()
+        obj["summary"] = diff.summary()
+        typer.echo(json.dumps(obj, indent=2, ensure_ascii=False, default=_json_default))
+        return
+    lines = [diff.summary()]
+    if diff.reportable:
+        lines.append("")
+        for e in diff.effects:
+            lines.append("  " + e.text(diff.measure, diff.reference))
+        for r in diff.ranks:
+            if r.sucra_cur is None:
+                continue
+            prev_s = "—" if r.sucra_prev is None else f"{r.sucra_prev:.3f}"
+            mark = " *" if r.beyond_noise else ""
+            lines.append(
+                f"  SUCRA {r.treatment}: {prev_s} → {r.sucra_cur:.3f} "
+                f"(rank {r.rank_prev or '—'} → {r.rank_cur}){mark}"
+            )
+        lines.append("  * beyond Monte Carlo noise")
+    typer.echo("\n".join(lines))

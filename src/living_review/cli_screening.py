@@ -22,30 +22,19 @@ from __future__ import annotations
 
 import csv
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import typer
 
+from living_review.cli_base import emit_json, open_workspace
+
 if TYPE_CHECKING:
     from living_review.agreement import AgreementResult
-    from living_review.workspace import Workspace
 
 STAGE_HELP = "ta (title/abstract) or ft (full text)."
 
 reviewer_app = typer.Typer(help="The review's reviewers (the protocol's, plus any added here).")
 fulltext_app = typer.Typer(help="The full-text stage: move records on, link PDFs and trials.")
-
-
-def _ws() -> Workspace:
-    from living_review.cli import open_workspace
-
-    return open_workspace()
-
-
-def _emit(obj: Any) -> None:
-    from living_review.cli import emit_json
-
-    emit_json(obj)
 
 
 # --- reviewers --------------------------------------------------------------------------------
@@ -59,7 +48,7 @@ def reviewer_add(
     """Add a reviewer to the review."""
     from living_review.screening.reviewers import add_reviewer
 
-    ws = _ws()
+    ws = open_workspace()
     info = add_reviewer(engine=ws.engine, protocol=ws.protocol, name=name, role=role)
     typer.echo(f"added reviewer {info.name} ({info.role})")
 
@@ -69,10 +58,10 @@ def reviewer_list(as_json: bool = typer.Option(False, "--json", help="Print JSON
     """List the reviewers and their roles."""
     from living_review.screening.reviewers import reviewers
 
-    ws = _ws()
+    ws = open_workspace()
     people = reviewers(ws.engine, ws.protocol)
     if as_json:
-        _emit([p.as_json() for p in people.values()])
+        emit_json([p.as_json() for p in people.values()])
         return
     for p in people.values():
         where = "protocol" if p.in_protocol else "added"
@@ -96,13 +85,13 @@ def decide(
     """Record a screening decision (a second decision supersedes the first)."""
     from living_review.screening.decisions import record_decision
 
-    ws = _ws()
+    ws = open_workspace()
     result = record_decision(
         engine=ws.engine, protocol=ws.protocol, record_id=record, stage=stage,
         reviewer=reviewer, decision=decision, reason=reason, note=note,
     )  # fmt: skip
     if as_json:
-        _emit(result.as_json())
+        emit_json(result.as_json())
         return
     more = f" ({result.reason})" if result.reason else ""
     again = " (supersedes the earlier decision)" if result.supersedes_id else ""
@@ -117,7 +106,7 @@ def undo(
     """Withdraw a reviewer's decision (a new event; the record returns to their queue)."""
     from living_review.screening.decisions import undo_decision
 
-    ws = _ws()
+    ws = open_workspace()
     undo_decision(
         engine=ws.engine, protocol=ws.protocol, record_id=record, stage=stage, reviewer=reviewer
     )
@@ -133,12 +122,12 @@ def queue(
     """What a reviewer has left to screen, in order (no one else's decisions)."""
     from living_review.screening.queue import queue as reviewer_queue
 
-    ws = _ws()
+    ws = open_workspace()
     items = reviewer_queue(
         engine=ws.engine, protocol=ws.protocol, reviewer=reviewer, stage=stage, limit=limit
     )
     if as_json:
-        _emit([i.as_json() for i in items])
+        emit_json([i.as_json() for i in items])
         return
     if not items:
         typer.echo(f"{reviewer} has nothing left to screen at {stage}")
@@ -154,10 +143,10 @@ def conflicts(
     """Open conflicts this reviewer may resolve (none they screened, unless lead/unblinded)."""
     from living_review.screening.conflicts import list_conflicts
 
-    ws = _ws()
+    ws = open_workspace()
     found = list_conflicts(engine=ws.engine, protocol=ws.protocol, stage=stage, viewer=reviewer)
     if as_json:
-        _emit([c.as_json() for c in found])
+        emit_json([c.as_json() for c in found])
         return
     if not found:
         typer.echo(f"no open conflicts at {stage} for {reviewer}")
@@ -180,13 +169,13 @@ def resolve(
     """Resolve a screening conflict; who resolved it and why are recorded."""
     from living_review.screening.conflicts import resolve as resolve_conflict
 
-    ws = _ws()
+    ws = open_workspace()
     result = resolve_conflict(
         engine=ws.engine, protocol=ws.protocol, record_id=record, stage=stage,
         reviewer=reviewer, decision=decision, reason=reason, note=note,
     )  # fmt: skip
     if as_json:
-        _emit(result.as_json())
+        emit_json(result.as_json())
         return
     typer.echo(
         f"record {record} [{stage}] resolved: {decision} by {result.reviewer} ({result.method})"
@@ -201,7 +190,7 @@ def unblind(
     """Lift blinding for a stage (leads only): everyone then sees every decision."""
     from living_review.screening.conflicts import unblind_stage
 
-    ws = _ws()
+    ws = open_workspace()
     unblind_stage(
         engine=ws.engine, protocol=ws.protocol, stage=stage, reviewer=reviewer, reason=reason
     )
@@ -235,9 +224,9 @@ def agreement(
     """Cohen's kappa (95% CI), percent agreement and tables, overall and per reviewer pair."""
     from living_review.agreement import stage_agreement
 
-    result = stage_agreement(engine=_ws().engine, stage=stage)
+    result = stage_agreement(engine=open_workspace().engine, stage=stage)
     if as_json:
-        _emit(result.as_json(stage))
+        emit_json(result.as_json(stage))
         return
     for line in _agreement_text(result, f"{stage} overall"):
         typer.echo(line)
@@ -262,7 +251,7 @@ def prisma(
     from living_review.prisma import check_invariants, prisma_counts, prisma_csv_rows
     from living_review.prisma import render_diagram as draw
 
-    ws = _ws()
+    ws = open_workspace()
     counts = prisma_counts(engine=ws.engine, protocol=ws.protocol, previous=previous)
     written = [draw(counts, p, fmt=f) for p, f in ((svg, "svg"), (png, "png")) if p is not None]
     if csv_file is not None:
@@ -272,7 +261,7 @@ def prisma(
             w.writerows(prisma_csv_rows(counts))
         written.append(csv_file)
     if as_json:
-        _emit(counts)
+        emit_json(counts)
         return
     c = counts
     typer.echo(
@@ -308,7 +297,7 @@ def publish(
     """Mark the review as published now: PRISMA's previous-version column starts here."""
     from living_review.prisma import publish_version
 
-    ws = _ws()
+    ws = open_workspace()
     v = publish_version(
         engine=ws.engine, protocol=ws.protocol, label=label, reviewer=reviewer, note=note
     )
@@ -323,7 +312,7 @@ def fulltext_advance() -> None:
     """Move every record included at title/abstract to full text."""
     from living_review.screening.fulltext import advance_to_fulltext
 
-    ws = _ws()
+    ws = open_workspace()
     n = advance_to_fulltext(engine=ws.engine, protocol=ws.protocol)
     typer.echo(f"{n} record(s) moved to full text")
 
@@ -338,7 +327,7 @@ def fulltext_link(
     """Link a report's full text (PDF path and/or URL)."""
     from living_review.screening.fulltext import set_fulltext
 
-    ws = _ws()
+    ws = open_workspace()
     set_fulltext(
         engine=ws.engine, protocol=ws.protocol, record_id=record, pdf=pdf, url=url, actor=reviewer
     )
@@ -354,7 +343,7 @@ def fulltext_missing(
     """Mark a report as not retrieved (PRISMA "Reports not retrieved")."""
     from living_review.screening.fulltext import mark_not_retrieved
 
-    ws = _ws()
+    ws = open_workspace()
     mark_not_retrieved(
         engine=ws.engine, protocol=ws.protocol, record_id=record, reason=reason, actor=reviewer
     )
@@ -372,7 +361,7 @@ def fulltext_study(
     """Link a report to its trial (study), by registry id or study id."""
     from living_review.screening.fulltext import link_study
 
-    ws = _ws()
+    ws = open_workspace()
     sid = link_study(
         engine=ws.engine, protocol=ws.protocol, record_id=record, registry_id=registry,
         study_id=study, label=label, actor=reviewer,
@@ -385,10 +374,10 @@ def fulltext_link_trials(as_json: bool = typer.Option(False, "--json", help="Pri
     """Link unlinked full-text reports to studies by the registry id each cites."""
     from living_review.screening.fulltext import link_reports_by_registry
 
-    ws = _ws()
+    ws = open_workspace()
     out = link_reports_by_registry(engine=ws.engine, protocol=ws.protocol)
     if as_json:
-        _emit(out.as_json())
+        emit_json(out.as_json())
         return
     typer.echo(f"{out.linked} report(s) linked; {out.studies_created} new stud(y/ies)")
     for a in out.ambiguous:

@@ -51,3 +51,7 @@ class WorkspaceError(LsrError):
 
 class NotFoundError(LsrError):
     """A record, run or reviewer named by the user does not exist."""
+
+
+class BusyError(LsrError):
+    """Another process is already running a job that must run alone on this review."""

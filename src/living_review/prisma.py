@@ -26,9 +26,10 @@ version by its cut-off time. The previous-version column is every count recomput
 events dated up to the latest cut-off (nothing is frozen), and the "new" column is the
 current count minus it, which keeps every invariant true in both columns (they are linear).
 Studies: new = studies included now that were not at the cut-off; total = previous + new.
-Records never shown to a human because screening stopped by a rule are not defined by PRISMA
-2020; when prioritised screening with stopping lands, they go under D as "excluded by
-automation tool" (the spec's recommendation), kept apart in ``records_excluded_automation``.
+Records never shown to a human because a lead stopped screening on the statistical stopping
+rule (:mod:`living_review.screening.stopping`) are not defined by PRISMA 2020; they go under D
+as "excluded by automation tools" (the spec's recommendation), kept apart in
+``records_excluded_automation``, with the rule and its parameters in ``screening_stop``.
 """
 
 from __future__ import annotations
@@ -45,7 +46,7 @@ from sqlmodel import Session, col
 
 from living_review.errors import LsrError
 from living_review.protocol import Protocol
-from living_review.screening.conflicts import stage_summary
+from living_review.screening.conflicts import RecordState, stage_summary
 from living_review.screening.queue import cluster_map
 from living_review.screening.reviewers import get_reviewer, require_lead
 from living_review.store.engine import write_session
@@ -88,6 +89,8 @@ class Flow:
     excluded_by_reason: Counter[str] = field(default_factory=Counter)
     reports: set[int] = field(default_factory=set)
     studies: set[str] = field(default_factory=set)
+    states: dict[str, dict[int, RecordState]] = field(default_factory=dict, repr=False)
+    """Every record's state per stage (not a box: lets an earlier snapshot reuse them)."""
 
     @property
     def duplicates(self) -> int:
@@ -105,7 +108,12 @@ class Flow:
         return self.ta_included - self.not_retrieved
 
 
-def _flow(session: Session, protocol: Protocol, as_of: datetime | None) -> Flow:
+def _flow(
+    session: Session, protocol: Protocol, as_of: datetime | None, now: Flow | None = None
+) -> Flow:
+    """The cumulative counts as of ``as_of`` (None: now); ``now``: the current flow, whose
+    screening states an earlier snapshot reuses for records untouched since (see
+    :func:`~living_review.screening.conflicts.stage_summary`)."""
     out = Flow()
     runs = select(col(SearchRun.database), func.sum(col(SearchRun.records_in_file))).group_by(
         col(SearchRun.database)
@@ -124,7 +132,9 @@ def _flow(session: Session, protocol: Protocol, as_of: datetime | None) -> Flow:
     out.unique = records - merged_away
 
     maybe_is_conflict = protocol.screening.maybe_is_conflict
-    ta = stage_summary(session, stage="ta", maybe_is_conflict=maybe_is_conflict, as_of=as_of)
+    ta = stage_summary(session, stage="ta", maybe_is_conflict=maybe_is_conflict, as_of=as_of,
+                       now=now.states.get("ta") if now else None)  # fmt: skip
+    out.states["ta"] = ta
     # One outcome per dedup cluster: a cluster that (after a late merge) holds two screened
     # units goes on if either was included.
     by_cluster: dict[int, set[str]] = defaultdict(set)
@@ -141,6 +151,7 @@ def _flow(session: Session, protocol: Protocol, as_of: datetime | None) -> Flow:
     ]
     out.ta_included = len(included_units)
     sought = set(included_units)
+    _automation(session, out, by_cluster, as_of)
 
     rep = select(col(Report.record_id), col(Report.study_id), col(Report.retrieval))
     if as_of is not None:
@@ -155,7 +166,9 @@ def _flow(session: Session, protocol: Protocol, as_of: datetime | None) -> Flow:
         study_of.update(session.execute(select(col(Report.record_id), col(Report.study_id))).all())
     out.not_retrieved = len(missing)
     assessed = sought - missing
-    ft = stage_summary(session, stage="ft", maybe_is_conflict=maybe_is_conflict, as_of=as_of)
+    ft = stage_summary(session, stage="ft", maybe_is_conflict=maybe_is_conflict, as_of=as_of,
+                       now=now.states.get("ft") if now else None)  # fmt: skip
+    out.states["ft"] = ft
     for rid in assessed:
         fst = ft.get(rid)
         if fst is None:
@@ -167,6 +180,28 @@ def _flow(session: Session, protocol: Protocol, as_of: datetime | None) -> Flow:
             sid = study_of.get(rid)
             out.studies.add(f"study:{sid}" if sid is not None else f"report:{rid}")
     return out
+
+
+FINAL = {"include", "exclude"}
+
+
+def _automation(
+    session: Session, out: Flow, by_cluster: dict[int, set[str]], as_of: datetime | None
+) -> None:
+    """After a lead's recorded stop, count records left unscreened as excluded by automation.
+
+    Left unscreened = neither excluded nor included at title/abstract and not a conflict
+    (conflicts still wait for a person); records assigned or not alike. They join box D, apart
+    in ``records_excluded_automation``; the rule and its parameters are in ``screening_stop``.
+    """
+    from living_review.screening.stopping import active_stop
+
+    if active_stop(session, "ta", as_of=as_of) is None:
+        return
+    conflicts = sum(1 for s in by_cluster.values() if "conflict" in s and not s & FINAL)
+    left = out.screened - out.records_excluded - out.ta_included - conflicts
+    out.records_excluded_automation = max(left, 0)
+    out.records_excluded += out.records_excluded_automation
 
 
 @dataclass(frozen=True)
@@ -230,7 +265,7 @@ def prisma_counts(
         prev = versions[-1]
     with Session(engine) as session:
         now = _flow(session, protocol, None)
-        before = _flow(session, protocol, prev.cutoff) if prev is not None else Flow()
+        before = _flow(session, protocol, prev.cutoff, now) if prev is not None else Flow()
     labels = {r.code: r.label for r in protocol.exclusion_reasons}
     new = _column(now, before)
     out: dict[str, Any] = {
@@ -411,7 +446,13 @@ def diagram_text(counts: dict[str, Any]) -> dict[str, str]:
         f"(n = {_n(counts['excluded_automatic'])})\n"
         f"Records removed for other reasons (n = {_n(counts['excluded_other'])})",
         "screened": f"Records screened\n(n = {_n(counts['records_screened'])})",
-        "excluded": f"Records excluded**\n(n = {_n(counts['records_excluded'])})",
+        "excluded": f"Records excluded**\n(n = {_n(counts['records_excluded'])})"
+        + (
+            f"\nby a human (n = {_n(counts['records_excluded_human'])}), by automation "
+            f"tools (n = {_n(counts['records_excluded_automation'])})"
+            if counts.get("records_excluded_automation")
+            else ""
+        ),
         "sought": f"Reports sought for retrieval\n(n = {_n(counts['dbr_sought_reports'])})",
         "not_retrieved": f"Reports not retrieved\n(n = {_n(counts['dbr_notretrieved_reports'])})",
         "assessed": f"Reports assessed for eligibility\n(n = {_n(counts['dbr_assessed'])})",

@@ -13,11 +13,13 @@ from functools import cached_property
 from pathlib import Path
 
 from sqlalchemy import Engine
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import OperationalError
 
 from living_review.errors import WorkspaceError
 from living_review.protocol import PROTOCOL_PATH, Protocol, load_protocol
 from living_review.store import migrate
-from living_review.store.engine import database_url, make_engine
+from living_review.store.engine import database_url, make_engine, redact, uses_server
 
 DB_PATH = Path("db") / "review.sqlite"
 
@@ -55,10 +57,18 @@ class Workspace:
         """The store's engine, migrated to the newest schema."""
         with self._lock:  # the TUI opens the store from worker threads
             if self._engine is None:
-                if not os.environ.get("LSR_DATABASE_URL"):
+                if not uses_server():
                     (self.root / DB_PATH).parent.mkdir(parents=True, exist_ok=True)
-                engine = make_engine(self.url)
-                migrate.upgrade(engine)
+                url = self.url
+                engine = make_engine(url)
+                try:
+                    migrate.upgrade(engine)
+                except OperationalError as exc:
+                    engine.dispose()
+                    # The driver's message may quote the URL: never show its password.
+                    shown = make_url(url).render_as_string(hide_password=True)
+                    reason = redact(str(exc.orig or exc).strip().splitlines()[0], url)
+                    raise WorkspaceError(f"cannot open the store at {shown}: {reason}") from None
                 self._engine = engine
             return self._engine
 

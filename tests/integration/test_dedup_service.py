@@ -88,6 +88,11 @@ def test_uncertain_pair_goes_to_the_queue_and_a_reviewer_decides(workspace: Work
     pending = service.possible_pairs(workspace.engine)
     assert [(p.record_a, p.record_b) for p in pending] == [(a, b)]
     assert 0 < pending[0].score <= 1
+    view = {f.name: f for f in service.pair_view(workspace.engine, a, b)}
+    # Provenance travels with the pair: each side names the search run that found it.
+    assert view["found_by"].value_a.startswith("pubmed ")
+    assert view["found_by"].value_b.startswith("embase ")
+    assert not view["found_by"].same
     service.decide(workspace.engine, a, b, "same", reviewer="ana", reason="same trial report")
     assert service.possible_pairs(workspace.engine) == []
     assert [sorted(c.source_keys) for c in service.list_clusters(workspace.engine)] == [["1", "E1"]]

@@ -24,6 +24,16 @@ def test_migrated_schema_matches_models(workspace: Workspace) -> None:
     assert migrate.current_revision(engine) == migrate.head_revision()
 
 
+def test_fast_revision_checks_agree_with_alembic(workspace: Workspace) -> None:
+    # Opening a store reads the head from file names and the current revision with one query
+    # (no Alembic start-up); both must give Alembic's own answers.
+    assert migrate.head_revision() == migrate.alembic_head_revision()
+    with workspace.engine.connect() as conn:
+        assert migrate.current_revision(workspace.engine) == (
+            MigrationContext.configure(conn).get_current_revision()
+        )
+
+
 def test_upgrade_is_idempotent(workspace: Workspace) -> None:
     migrate.upgrade(workspace.engine)
     migrate.upgrade(workspace.engine)

@@ -30,6 +30,10 @@ CORE_MODULES = [
     "living_review.prisma",
     "living_review.extraction.service",
     "living_review.cli_extract",
+    "living_review.cli_km",
+    "living_review.survival.service",
+    "living_review.survival.pooling",
+    "living_review.survival.plots",
 ]
 
 
@@ -38,7 +42,8 @@ def test_core_imports_no_textual_nor_pymc() -> None:
         "import importlib, json, sys\n"
         f"for m in {CORE_MODULES!r}: importlib.import_module(m)\n"
         "print(json.dumps(sorted(k for k in sys.modules if k.split('.')[0] in "
-        "('textual', 'living_review_tui', 'pymc', 'pytensor', 'sklearn', 'matplotlib'))))\n"
+        "('textual', 'living_review_tui', 'pymc', 'pytensor', 'sklearn', 'matplotlib', "
+        "'lifelines'))))\n"
     )
     out = subprocess.run(
         [sys.executable, "-c", code], check=True, capture_output=True, text=True

@@ -29,10 +29,15 @@ from living_review.workspace import Workspace
 from living_review_tui.messages import ImportFinished
 from living_review_tui.modals.error import ErrorModal
 from living_review_tui.modals.help import HelpModal, KeyHelp
+from living_review_tui.refits import AppRefits, RefitUpdate
 from living_review_tui.screens.conflicts import ConflictsScreen
 from living_review_tui.screens.dashboard import DashboardScreen
 from living_review_tui.screens.dedup import DedupScreen
+from living_review_tui.screens.extraction import ExtractionScreen
 from living_review_tui.screens.import_ import ImportScreen
+from living_review_tui.screens.km import KMScreen
+from living_review_tui.screens.nma import NMAScreen
+from living_review_tui.screens.rob2 import RoB2Screen
 from living_review_tui.screens.screening import FullTextScreen, ScreeningScreen
 
 
@@ -77,6 +82,10 @@ SECTIONS: tuple[Section, ...] = (
     Section("screening", "s", "Screen", "Title/abstract screening: your queue, one key per decision", ScreeningScreen),  # noqa: E501
     Section("fulltext", "f", "Full text", "Full-text screening: exclusions with the protocol's reasons", FullTextScreen),  # noqa: E501
     Section("conflicts", "c", "Conflicts", "Resolve screening conflicts (leads and third reviewers)", ConflictsScreen),  # noqa: E501
+    Section("extraction", "e", "Extract", "Data extraction: a form per study and outcome, checked as you type; reconcile", ExtractionScreen),  # noqa: E501
+    Section("rob2", "r", "RoB 2", "Risk of bias (RoB 2): one question at a time, judgements proposed live; consensus", RoB2Screen),  # noqa: E501
+    Section("nma", "n", "NMA", "Network meta-analysis per outcome, refitted live; versions and what changed", NMAScreen),  # noqa: E501
+    Section("km", "k", "KM", "Survival: digitised KM curves per arm, reconstructed IPD, RMST contrasts", KMScreen),  # noqa: E501
 )  # fmt: skip
 
 
@@ -104,6 +113,8 @@ class LivingReviewApp(App[None]):
         self.store_changed: Signal[str] = Signal(self, "store-changed")
         """Published (with a reason) whenever a screen changed the store, so others reload."""
         self._store_lock = threading.Lock()
+        self.refits = AppRefits(self)
+        """The background NMA refits: app-wide, so they follow the store on every screen."""
         self.title = workspace.protocol.review.title
         self.sub_title = f"reviewer: {reviewer}" if reviewer else str(workspace.root)
 
@@ -122,6 +133,18 @@ class LivingReviewApp(App[None]):
         """Tell every screen showing the store that an import changed it."""
         if not message.result.already_imported:
             self.store_changed.publish("import")
+
+    def on_mount(self) -> None:
+        """Start following the store for refits (the worker process starts when needed)."""
+        self.refits.start()
+
+    def on_unmount(self) -> None:
+        """Stop the refit worker process with the app."""
+        self.refits.stop()
+
+    @on(RefitUpdate)
+    def _refit_update(self, message: RefitUpdate) -> None:
+        self.refits.handle(message.event)
 
     def report_worker_error(self, worker: Worker[Any], *, shown_in_place: bool = False) -> None:
         """Show a failed worker's error: the one place where background failures surface.

@@ -623,9 +623,34 @@ def link_history(engine: Engine, record_a: int, record_b: int) -> list[dict[str,
 # --- side-by-side view for review ------------------------------------------------------------
 
 _VIEW_FIELDS = (
-    "database", "source_key", "title", "authors", "year", "journal", "volume", "issue", "pages",
-    "doi", "pmid", "publication_types", "flags", "abstract",
+    "database", "source_key", "found_by", "title", "authors", "year", "journal", "volume",
+    "issue", "pages", "doi", "pmid", "publication_types", "flags", "abstract",
 )  # fmt: skip
+
+
+def _found_by(session: Session, ids: Sequence[int]) -> dict[int, list[str]]:
+    """Which search runs found each record (database, date, file), oldest first.
+
+    Shown with a pair because provenance is part of the judgment: two records from one export
+    file are rarely the same article twice, while the same paper from PubMed and Embase is the
+    usual duplicate.
+    """
+    out: dict[int, list[str]] = defaultdict(list)
+    q = (
+        select(
+            col(RecordSource.record_id),
+            col(SearchRun.database),
+            col(SearchRun.run_at),
+            col(SearchRun.file_name),
+        )
+        .join(SearchRun, col(SearchRun.id) == col(RecordSource.search_run_id))
+        .where(col(RecordSource.record_id).in_(list(ids)))
+        .order_by(col(SearchRun.run_at), col(SearchRun.id))
+    )
+    for rid, database, run_at, file_name in session.execute(q):
+        where = f" ({file_name})" if file_name else " (live)"
+        out[rid].append(f"{database} {run_at:%Y-%m-%d}{where}")
+    return out
 
 
 @dataclass(frozen=True)
@@ -668,6 +693,9 @@ def pair_view(engine: Engine, record_a: int, record_b: int) -> list[FieldDiff]:
     with Session(engine) as session:
         _check_records(session, record_a, record_b)
         rows = _load_rows(session, [record_a, record_b])
+        found = _found_by(session, [record_a, record_b])
+    for rid in (record_a, record_b):
+        rows[rid]["found_by"] = "; ".join(found.get(rid, []))
     out = []
     for name in _VIEW_FIELDS:
         va, vb = _text(rows[record_a].get(name)), _text(rows[record_b].get(name))

@@ -334,7 +334,7 @@ def _audit(session: Session, actor: str | None, action: str, entity_id: Any, **d
     )
 
 
-def _arm(
+def study_arm(
     session: Session,
     protocol: Protocol,
     study: Study,
@@ -344,6 +344,8 @@ def _arm(
     actor: str | None,
     where: str,
 ) -> StudyArm:
+    """The report's arm for treatment ``name`` (matched through the protocol's aliases), created
+    if new. Extraction and survival curves both hang their data on these arms."""
     canonical, issues = check_treatment(protocol, name, where=where)
     raise_errors(issues)
     assert canonical is not None
@@ -509,9 +511,11 @@ def write_value(
     issues: list[Issue] = list(check_value(kind, clean, where=where, outcome=out))
     raise_errors(issues)
     arm_row = (
-        _arm(session, protocol, study, rep, arm, actor=extractor, where=where) if arm else None
+        study_arm(session, protocol, study, rep, arm, actor=extractor, where=where) if arm else None
     )
-    arm2_row = _arm(session, protocol, study, rep, vs, actor=extractor, where=where) if vs else None
+    arm2_row = (
+        study_arm(session, protocol, study, rep, vs, actor=extractor, where=where) if vs else None
+    )
     if arm_row is not None and arm2_row is not None and arm_row.id == arm2_row.id:
         raise ExtractionError(f"{where}: an arm cannot be compared with itself")
     key = ItemKey(

@@ -290,7 +290,7 @@ class Network:
         )
 
     def summary(self) -> dict[str, Any]:
-        """Counts for display: studies, treatments, multi-arm studies, data points."""
+        """Counts for display (studies, treatments, multi-arm studies, arms) and the comparisons."""
         sizes = [len(t) for t in self.study_treatments()]
         return {
             "studies": self.n_studies,
@@ -299,6 +299,8 @@ class Network:
             "arms": sum(sizes),
             "reference": self.reference,
             "measure": self.measure,
+            # Kept with each stored run, so its network can be drawn as it was analysed.
+            "comparisons": [[a, b, n] for (a, b), n in self.edges().items()],
         }
 
 

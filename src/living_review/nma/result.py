@@ -15,6 +15,7 @@ Only numpy here: importing this module never pulls in PyMC or ArviZ.
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -59,6 +60,22 @@ class Summary:
             if value is not None:
                 out[key] = value
         return out
+
+    @classmethod
+    def from_json(cls, obj: Mapping[str, Any] | None) -> Summary:
+        """The inverse of :meth:`as_json` (stored runs, stored node-splits); absent = NaN mean."""
+        o = obj or {}
+        return cls(
+            mean=float(o.get("mean", math.nan)),
+            sd=o.get("sd"),
+            q2_5=o.get("q2.5"),
+            q50=o.get("q50"),
+            q97_5=o.get("q97.5"),
+            ess_bulk=o.get("ess_bulk"),
+            ess_tail=o.get("ess_tail"),
+            mcse=o.get("mcse"),
+            rhat=o.get("rhat"),
+        )
 
     def natural(self) -> dict[str, float | None]:
         """The summary on the natural scale (exp of median and limits) for log measures."""

@@ -13,7 +13,7 @@ from typing import Any, Literal
 ModelKind = Literal["fe", "re"]
 TauPrior = Literal["uniform", "half-normal"]
 Sampler = Literal["nutpie", "pymc"]
-Parameterisation = Literal["auto", "non-centred"]
+Parameterisation = Literal["auto", "marginal", "non-centred"]
 
 
 @dataclass(frozen=True)
@@ -65,9 +65,14 @@ class FitSpec:
     """Settings of a Bayesian NMA fit.
 
     ``draws`` and ``tune`` are per chain. ``higher_is_better`` sets the ranking direction
-    (from the protocol, or ``--lower-better``). ``extensions`` is how many times a fit that
-    fails the thresholds is re-run with twice the tuning and draws (and a higher
-    ``target_accept`` when it diverged) before it is declared not converged.
+    (from the protocol, or ``--lower-better``). ``parameterisation`` picks coordinates,
+    never the model: ``"auto"`` (normal random effects integrated out and, in all-normal
+    networks, d and mu sampled relative to their exact conditional posterior given tau; see
+    :mod:`living_review.nma.bayes`), ``"marginal"`` (integrated out, d and mu plain: the
+    coordinates before that, kept for comparison) or ``"non-centred"`` (every study effect
+    latent). ``extensions`` is how many times a fit that fails the thresholds is re-run
+    with twice the tuning and draws (and a higher ``target_accept`` when it diverged) before
+    it is declared not converged.
     """
 
     model: ModelKind = "re"
@@ -91,8 +96,8 @@ class FitSpec:
             raise ValueError(f"sampler must be 'nutpie' or 'pymc', not {self.sampler!r}")
         if self.chains < 1 or self.draws < 1 or self.tune < 0:
             raise ValueError("chains and draws must be positive, tune non-negative")
-        if self.parameterisation not in ("auto", "non-centred"):
-            raise ValueError("parameterisation must be 'auto' or 'non-centred'")
+        if self.parameterisation not in ("auto", "marginal", "non-centred"):
+            raise ValueError("parameterisation must be 'auto', 'marginal' or 'non-centred'")
         if not 0 < self.target_accept < 1:
             raise ValueError("target_accept must lie in (0, 1)")
 

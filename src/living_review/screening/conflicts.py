@@ -237,14 +237,53 @@ def stage_states(data: StageData, *, stage: str, maybe_is_conflict: bool) -> dic
 
 
 def stage_summary(
-    session: Session, *, stage: str, maybe_is_conflict: bool, as_of: datetime | None = None
+    session: Session,
+    *,
+    stage: str,
+    maybe_is_conflict: bool,
+    as_of: datetime | None = None,
+    now: Mapping[int, RecordState] | None = None,
 ) -> dict[int, RecordState]:
     """Return every record's state at a stage, aggregated in SQL (for whole-store counts).
 
     The same rules as :func:`record_state` (a test checks that both agree), but the newest
     event per (record, reviewer) and the tallies per record are computed by the database,
     so 100,000 records come back as 100,000 short rows instead of every event.
+
+    ``now`` (with ``as_of``): the stage's current states, from an earlier call. A record's
+    state depends only on its own decisions, assignments and resolutions, so a record with no
+    such event after ``as_of`` was then as it is now: only the records touched since are
+    recomputed (PRISMA's previous-version column costs what changed since the version).
     """
+    if as_of is not None and now is not None:
+        touched = _touched_since(session, stage, as_of)
+        if len(touched) <= len(now) // 2:
+            out = {rid: st for rid, st in now.items() if rid not in touched}
+            if touched:
+                out.update(_stage_states(session, stage, maybe_is_conflict, as_of, touched))
+            return out
+    return _stage_states(session, stage, maybe_is_conflict, as_of, None)
+
+
+def _touched_since(session: Session, stage: str, as_of: datetime) -> set[int]:
+    """Records with a decision, assignment or resolution at ``stage`` dated after ``as_of``."""
+    out: set[int] = set()
+    for table in (ScreeningDecision, ScreeningAssignment, Resolution):
+        q = select(col(table.record_id)).where(
+            col(table.stage) == stage, col(table.created_at) > as_of
+        )
+        out.update(session.scalars(q.distinct()))
+    return out
+
+
+def _stage_states(
+    session: Session,
+    stage: str,
+    maybe_is_conflict: bool,
+    as_of: datetime | None,
+    only: set[int] | None,
+) -> dict[int, RecordState]:
+    """:func:`stage_summary` computed from the events (of ``only``'s records, if given)."""
     sd, sa = ScreeningDecision, ScreeningAssignment
     newest = select(func.max(col(sd.id)).label("id")).where(col(sd.stage) == stage)
     assign = select(col(sa.record_id), func.count()).where(col(sa.stage) == stage)
@@ -253,6 +292,33 @@ def stage_summary(
         newest = newest.where(col(sd.created_at) <= as_of)
         assign = assign.where(col(sa.created_at) <= as_of)
         res_newest = res_newest.where(col(Resolution.created_at) <= as_of)
+    if only is not None:  # a few records (see stage_summary); chunked under parameter limits
+        ids = sorted(only)
+        out: dict[int, RecordState] = {}
+        for i in range(0, len(ids), 10_000):
+            chunk = ids[i : i + 10_000]
+            out.update(
+                _tally(
+                    session, stage, maybe_is_conflict,
+                    newest.where(col(sd.record_id).in_(chunk)),
+                    assign.where(col(sa.record_id).in_(chunk)),
+                    res_newest.where(col(Resolution.record_id).in_(chunk)),
+                )
+            )  # fmt: skip
+        return out
+    return _tally(session, stage, maybe_is_conflict, newest, assign, res_newest)
+
+
+def _tally(
+    session: Session,
+    stage: str,
+    maybe_is_conflict: bool,
+    newest: Any,
+    assign: Any,
+    res_newest: Any,
+) -> dict[int, RecordState]:
+    """Run the tallies of :func:`stage_summary` and apply the rules of :func:`record_state`."""
+    sd, sa = ScreeningDecision, ScreeningAssignment
     latest = newest.group_by(col(sd.record_id), col(sd.reviewer_id)).subquery()
     cur = (
         select(col(sd.record_id), col(sd.decision), col(sd.reason))
@@ -266,8 +332,9 @@ def stage_summary(
 
     tallies = select(
         cur.c.record_id, func.count(), n("include"), n("exclude"), n("maybe"),
-        func.count(func.distinct(cur.c.reason)), func.min(cur.c.reason),
+        func.min(cur.c.reason), func.max(cur.c.reason),
     ).group_by(cur.c.record_id)  # fmt: skip
+    # min != max is "more than one distinct reason" without COUNT(DISTINCT)'s sort per group.
     conn = session.connection()
     counts = dict(conn.execute(assign.group_by(col(sa.record_id))).all())
     resolved = {
@@ -279,7 +346,7 @@ def stage_summary(
         ).all()
     }
     out: dict[int, RecordState] = {}
-    for rid, votes, _inc, exc, maybe, n_reasons, reason in conn.execute(tallies).all():
+    for rid, votes, _inc, exc, maybe, reason, last_reason in conn.execute(tallies).all():
         need = counts.get(rid, 0) or votes
         if votes < need:
             out[rid] = (
@@ -290,7 +357,7 @@ def stage_summary(
         elif exc and exc < votes:
             out[rid] = RecordState("conflict", why="disagreement")
         elif exc:
-            if stage == "ft" and n_reasons > 1:
+            if stage == "ft" and reason != last_reason:
                 out[rid] = RecordState("conflict", why="reasons differ")
             else:
                 out[rid] = _EXCLUDE if reason is None else RecordState("exclude", reason)

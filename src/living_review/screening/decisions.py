@@ -19,6 +19,7 @@ from typing import Any
 from sqlalchemy import Engine, select
 from sqlmodel import Session, col
 
+from living_review.access import check_eligibility
 from living_review.protocol import Protocol
 from living_review.screening import (
     DECISIONS,
@@ -30,7 +31,7 @@ from living_review.screening import (
 from living_review.screening.conflicts import Vote, check_reason, check_record
 from living_review.screening.queue import ensure_assigned
 from living_review.screening.reviewers import get_reviewer, reviewers
-from living_review.store.engine import write_session
+from living_review.store.engine import retry_write, write_session
 from living_review.store.models import ScreeningDecision
 
 
@@ -89,37 +90,44 @@ def record_decision(
         raise ScreeningError(f"decision must be include, exclude or maybe, not {decision!r}")
     who = get_reviewer(engine, protocol, reviewer)
     stored_reason = check_reason(protocol, stage, decision, reason)
+    check_eligibility(engine, protocol)  # rules edited since a lead approved them: refused
     people = reviewers(engine, protocol)
-    with write_session(engine) as session:
-        check_record(session, record_id)
-        screeners = ensure_assigned(
-            session, protocol=protocol, people=people, record_id=record_id, stage=stage
-        )
-        if who.id not in screeners:
-            names = {p.id: p.name for p in people.values()}
-            listed = ", ".join(sorted(names.get(r, str(r)) for r in screeners))
-            raise ScreeningError(
-                f"{who.name} is not assigned record {record_id} at {STAGE_LABELS[stage]} "
-                f"(its screeners: {listed})"
+
+    def write() -> DecisionResult:
+        with write_session(engine) as session:
+            check_record(session, record_id)
+            screeners = ensure_assigned(
+                session, protocol=protocol, people=people, record_id=record_id, stage=stage
             )
-        previous = _latest(session, record_id, stage, who.id)
-        row = ScreeningDecision(
-            record_id=record_id,
-            stage=stage,
-            reviewer_id=who.id,
-            decision=decision,
-            reason=stored_reason,
-            note=(note or "").strip() or None,
-            supersedes_id=previous.id
-            if previous is not None and previous.decision != UNDO
-            else None,
-        )
-        session.add(row)
-        session.flush()
-        return DecisionResult(
-            int(row.id or 0), record_id, stage, who.name, decision, row.reason, row.note,
-            row.supersedes_id,
-        )  # fmt: skip
+            if who.id not in screeners:
+                names = {p.id: p.name for p in people.values()}
+                listed = ", ".join(sorted(names.get(r, str(r)) for r in screeners))
+                raise ScreeningError(
+                    f"{who.name} is not assigned record {record_id} at {STAGE_LABELS[stage]} "
+                    f"(its screeners: {listed})"
+                )
+            previous = _latest(session, record_id, stage, who.id)
+            row = ScreeningDecision(
+                record_id=record_id,
+                stage=stage,
+                reviewer_id=who.id,
+                decision=decision,
+                reason=stored_reason,
+                note=(note or "").strip() or None,
+                supersedes_id=previous.id
+                if previous is not None and previous.decision != UNDO
+                else None,
+            )
+            session.add(row)
+            session.flush()
+            return DecisionResult(
+                int(row.id or 0), record_id, stage, who.name, decision, row.reason, row.note,
+                row.supersedes_id,
+            )  # fmt: skip
+
+    # Two reviewers' first decisions on a record may both assign it (PostgreSQL: a unique
+    # violation on the assignment); the loser re-runs and finds the assignment made.
+    return retry_write(write)
 
 
 def undo_decision(

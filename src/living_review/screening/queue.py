@@ -11,7 +11,9 @@ allocation is reproducible and does not depend on the order records arrive in. R
 are not leads screen when there are enough of them; the lead then stays free to resolve.
 
 *Queue.* A reviewer's queue is the records assigned to them at a stage whose newest event by
-them is none (or an undo), in record order. :func:`next_record` is the single indexed query
+them is none (or an undo), in record order -- or, once the stage has a prioritisation
+ranking (:mod:`living_review.screening.prioritise`), in the newest ranking's order (records
+added since come last, in record order). :func:`next_record` is the single indexed query
 the screening screen runs on every key press; it never syncs assignments (call
 :func:`sync_assignments` when a screen opens).
 
@@ -47,6 +49,7 @@ from living_review.screening.reviewers import ReviewerInfo, get_reviewer, review
 from living_review.store.engine import write_session
 from living_review.store.models import (
     DuplicateLink,
+    PriorityRanking,
     Record,
     Report,
     ScreeningAssignment,
@@ -369,9 +372,13 @@ def queue(
         sync_assignments(engine=engine, protocol=protocol, stage=stage)
     with Session(engine) as session:
         ids_q = _queue_query(who.id, stage).order_by(col(ScreeningAssignment.record_id))
-        if limit is not None:
-            ids_q = ids_q.limit(limit)
-        ids = list(session.scalars(ids_q))
+        positions = _priority_positions(session, stage)
+        if positions is not None:  # prioritised: the whole queue is sorted, then cut
+            ids = _by_priority(list(session.scalars(ids_q)), positions)[:limit]
+        else:
+            if limit is not None:
+                ids_q = ids_q.limit(limit)
+            ids = list(session.scalars(ids_q))
         rows: dict[int, Record] = {}
         for i in range(0, len(ids), _CHUNK):
             for rec in session.scalars(
@@ -394,6 +401,93 @@ def queue(
         ]
 
 
+#: Rankings read so far (a ranking row is immutable), by store, id, creation time and
+#: fingerprint of settings, labels and order: its order and each record's place.
+_RANKINGS: dict[tuple[str, int, str, str], tuple[list[int], dict[int, int]]] = {}
+_RANKINGS_KEPT = 4
+#: Ranked records checked per query when looking for the next one in ranking order.
+_RANKED_CHUNK = 256
+
+
+def _newest_ranking(session: Session, stage: str) -> tuple[list[int], dict[int, int]] | None:
+    """The newest ranking of ``stage`` as (order, record -> position); None when there is none.
+
+    Read once per ranking: at 100,000 records its order is a JSON list of 100,000 ids, too
+    slow to parse on every key (the ranking's id is one indexed lookup).
+    """
+    newest = session.execute(
+        select(
+            col(PriorityRanking.id), col(PriorityRanking.created_at),
+            col(PriorityRanking.fingerprint),
+        )
+        .where(col(PriorityRanking.stage) == stage)
+        .order_by(col(PriorityRanking.id).desc())
+        .limit(1)
+    ).first()  # fmt: skip
+    if newest is None:
+        return None
+    rid, created, fingerprint = newest
+    key = (str(session.connection().engine.url), int(rid), str(created), str(fingerprint))
+    hit = _RANKINGS.get(key)
+    if hit is None:
+        order = [int(r) for r in session.scalar(
+            select(col(PriorityRanking.order)).where(col(PriorityRanking.id) == rid)
+        ) or []]  # fmt: skip
+        hit = (order, {r: i for i, r in enumerate(order)})
+        if len(_RANKINGS) >= _RANKINGS_KEPT:
+            _RANKINGS.clear()
+        _RANKINGS[key] = hit
+    return hit
+
+
+def _priority_positions(session: Session, stage: str) -> dict[int, int] | None:
+    """Record -> position in the newest ranking of ``stage``; None when there is none."""
+    ranked = _newest_ranking(session, stage)
+    return None if ranked is None else ranked[1]
+
+
+def _by_priority(ids: list[int], positions: dict[int, int]) -> list[int]:
+    """Ranked records first in ranking order; records ranked never come after, by id."""
+    end = len(positions)
+    return sorted(ids, key=lambda r: positions.get(r, end + r))
+
+
+def _next_ranked(
+    session: Session,
+    reviewer_id: int,
+    stage: str,
+    order: list[int],
+    positions: dict[int, int],
+    after: int | None,
+) -> int | None:
+    """The first ranked record after ``after`` (in ranking order) still in the queue, looked
+    up a chunk of the ranking at a time; None if none within the first few chunks.
+
+    The ranking puts undecided records first, so the next one is almost always in the first
+    chunk: a few index seeks per key instead of reading and sorting the whole queue.
+    """
+    if after is None:
+        start = 0
+    elif after in positions:
+        start = positions[after] + 1
+    else:
+        return None  # ``after`` is unranked: every ranked record comes before it
+    step = _RANKED_CHUNK
+    for i in range(start, min(len(order), start + 8 * step), step):
+        chunk = order[i : i + step]
+        open_ = set(
+            session.scalars(
+                _queue_query(reviewer_id, stage).where(
+                    col(ScreeningAssignment.record_id).in_(chunk)
+                )
+            )
+        )
+        for rid in chunk:
+            if rid in open_:
+                return rid
+    return None
+
+
 def next_record(
     *, engine: Engine, reviewer_id: int, stage: str, after: int | None = None
 ) -> int | None:
@@ -405,6 +499,23 @@ def next_record(
     """
     base = _queue_query(reviewer_id, stage).order_by(col(ScreeningAssignment.record_id)).limit(1)
     with Session(engine) as session:
+        ranked = _newest_ranking(session, stage)
+        if ranked is not None:
+            order, positions = ranked
+            found = _next_ranked(session, reviewer_id, stage, order, positions, after)
+            if found is not None:
+                return found
+            # Past the ranked records this reviewer still has (or wrapping round): the whole
+            # queue in key order, as rare as the end of a queue.
+            ids = _by_priority(list(session.scalars(_queue_query(reviewer_id, stage))), positions)
+            if not ids:
+                return None
+            if after is not None:
+                mark = positions.get(after, len(positions) + after)
+                later = [r for r in ids if positions.get(r, len(positions) + r) > mark]
+                if later:
+                    return later[0]
+            return ids[0]
         if after is not None:
             found = session.scalar(base.where(col(ScreeningAssignment.record_id) > after))
             if found is not None:

@@ -77,7 +77,10 @@ def _delimiter(header_line: str) -> str:
     """Return the delimiter giving the header the most columns (",", ";" or tab)."""
     best, best_count = ",", 0
     for delimiter in _DELIMITERS:
-        count = len(next(csv.reader([header_line], delimiter=delimiter), []))
+        try:
+            count = len(next(csv.reader([header_line], delimiter=delimiter), []))
+        except csv.Error:  # e.g. bare CR line endings: the row reader reports it, naming the line
+            continue
         if count > best_count:
             best, best_count = delimiter, count
     return best
@@ -92,7 +95,10 @@ def sniff(head: str) -> bool:
     if not lines:
         return False
     first = lines[0]
-    header = next(csv.reader([first], delimiter=_delimiter(first)), [])
+    try:
+        header = next(csv.reader([first], delimiter=_delimiter(first)), [])
+    except csv.Error:
+        return False
     if len(header) < 2:
         return False
     names = {_norm(h) for h in header}

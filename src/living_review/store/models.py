@@ -422,3 +422,169 @@ class Extraction(SQLModel, table=True):
     note: str | None = Field(default=None, sa_column=Column(Text))
     supersedes_id: int | None = Field(default=None, foreign_key="extraction.id")
     created_at: datetime = _ts(nullable=False)
+
+
+# --- RoB 2 (living_review.rob2) --------------------------------------------------------------
+
+
+class RoB2Assessment(SQLModel, table=True):
+    """One version of one person's RoB 2 assessment of a result (study × outcome); append-only.
+
+    Each save is a new row: an assessor's current assessment is their newest row for the study
+    and outcome, and the result's final assessment is the newest ``consensus`` row (written by a
+    resolver). ``answers`` holds the signalling answers as given (partial while ``status`` is
+    ``in_progress``); ``proposed`` is what the algorithm (``algorithm_version``) proposed then,
+    per domain "1".."5" and ``overall``, with the decision-table ``rules``; ``overrides`` are the
+    assessor's justified final judgements (and a confirmed "several some concerns" overall);
+    ``support`` is free text per question or domain and ``directions`` the optional predicted
+    direction of bias per domain and overall. Final judgements are derived from ``proposed``
+    and ``overrides``, never stored twice.
+    """
+
+    __tablename__ = "rob2_assessment"
+    __table_args__ = (Index("ix_rob2_assessment_result", "study_id", "outcome", "role"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    study_id: int = Field(foreign_key="study.id")
+    outcome: str  # a protocol outcome name
+    assessor: str
+    role: str = "assessor"  # assessor | consensus
+    status: str = "in_progress"  # in_progress | complete
+    variant: str = "assignment"  # assignment | adhering (the Domain 2 variant)
+    deviations: list[str] | None = Field(default=None, sa_column=Column(JSON, nullable=True))
+    answers: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    proposed: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    rules: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    overrides: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    support: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    directions: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    algorithm_version: str
+    numerical_result: str | None = Field(default=None, sa_column=Column(Text))
+    note: str | None = Field(default=None, sa_column=Column(Text))
+    supersedes_id: int | None = Field(default=None, foreign_key="rob2_assessment.id")
+    created_at: datetime = _ts(nullable=False)
+
+
+# --- living analyses (living_review.living) --------------------------------------------------
+
+
+class AnalysisRun(SQLModel, table=True):
+    """One immutable snapshot of an outcome's NMA fit (append-only; never updated).
+
+    ``studies`` is the exact analysis set, ``data_hash`` the SHA-256 of the exact rows analysed
+    (``study_hashes`` per study), ``settings`` the model settings and ``settings_hash`` their
+    hash; ``result`` the full ``lsr nma fit --json`` object. ``version`` counts 1..n per
+    (outcome, engine) and ``predecessor_id`` names the previous run of that outcome and engine.
+    Staleness is derived by comparing these hashes with the current input, never stored.
+    """
+
+    __tablename__ = "analysis_run"
+    __table_args__ = (
+        UniqueConstraint("outcome", "engine", "version", name="uq_analysis_run_outcome"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    outcome: str = Field(index=True)
+    version: int
+    engine: str  # bayes | frequentist
+    trigger: str = "manual"  # manual | update | tui | ...
+    actor: str | None = None
+    studies: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    study_hashes: dict[str, str] = Field(
+        default_factory=dict, sa_column=Column(JSON, nullable=False)
+    )
+    data_hash: str
+    settings: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    settings_hash: str
+    seed: int | None = None
+    converged: bool
+    diagnostics: dict[str, Any] = Field(
+        default_factory=dict, sa_column=Column(JSON, nullable=False)
+    )
+    result: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    predecessor_id: int | None = Field(default=None, foreign_key="analysis_run.id")
+    created_at: datetime = _ts(nullable=False)
+
+
+# --- survival (living_review.survival) -------------------------------------------------------
+
+
+class KMCurve(SQLModel, table=True):
+    """One version of one arm's digitised Kaplan-Meier curve for an outcome (append-only).
+
+    ``points`` are the digitised ``[t, S]`` pairs (preprocessed, S on [0, 1]), ``at_risk`` the
+    ``[t, n]`` rows of the table under the figure, ``total_events`` the published total if
+    given. The arm's current curve is its newest row for the outcome; a ``withdrawn`` row
+    retracts it. Reconstructed IPD and everything estimated from it are derived on read (the
+    algorithm is deterministic; ``input_sha256`` identifies the exact input).
+    """
+
+    __tablename__ = "km_curve"
+    __table_args__ = (Index("ix_km_curve_study_outcome", "study_id", "outcome", "arm_id"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    study_id: int = Field(foreign_key="study.id")
+    arm_id: int = Field(foreign_key="study_arm.id")
+    outcome: str
+    points: list[Any] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    at_risk: list[Any] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    total_events: int | None = None
+    time_unit: str = "months"
+    status: str = "active"  # active | withdrawn
+    source: str | None = Field(default=None, sa_column=Column(Text))
+    digitiser: str | None = None
+    input_sha256: str
+    created_by: str
+    note: str | None = Field(default=None, sa_column=Column(Text))
+    supersedes_id: int | None = Field(default=None, foreign_key="km_curve.id")
+    created_at: datetime = _ts(nullable=False)
+
+
+# --- screening prioritisation and stopping (living_review.screening.prioritise, .stopping) ---
+
+
+class PriorityRanking(SQLModel, table=True):
+    """One ranking of a stage's screening units by predicted relevance (append-only).
+
+    Stores what reproduces it: the model, its settings (seed included), which labels it learnt
+    from (``label_source``: reconciled, or single labels too) and how many, and a fingerprint
+    of settings + labels + order. ``order`` lists every unit of the stage best first; the
+    newest ranking of a stage orders every reviewer's queue.
+    """
+
+    __tablename__ = "priority_ranking"
+    __table_args__ = (Index("ix_priority_ranking_stage", "stage", "id"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    stage: str
+    model: str
+    settings: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    label_source: str = "reconciled"  # reconciled | single
+    training_size: int
+    n_includes: int
+    fingerprint: str
+    order: list[int] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    seconds: float
+    created_by: str | None = None
+    created_at: datetime = _ts(nullable=False)
+
+
+class ScreeningStop(SQLModel, table=True):
+    """A lead's decision to stop screening a stage on the statistical stopping rule.
+
+    Records still unscreened then are counted by PRISMA as excluded by automation tools.
+    ``parameters`` holds the rule's target recall, alpha and method; ``estimate`` the figures
+    shown to the lead when they decided. A later row with ``withdrawn`` reopens the stage.
+    """
+
+    __tablename__ = "screening_stop"
+
+    id: int | None = Field(default=None, primary_key=True)
+    stage: str = Field(index=True)
+    reviewer_id: int = Field(foreign_key="reviewer.id")
+    rule: str
+    parameters: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    estimate: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    withdrawn: bool = False
+    note: str | None = Field(default=None, sa_column=Column(Text))
+    created_at: datetime = _ts(nullable=False)

@@ -99,7 +99,7 @@ class ConflictsScreen(ReviewerScreen):
                 tooltip="Settle it as exclude (at full text: with a reason)"),
         Binding("t", "toggle_stage", "Stage", id="conflicts-stage",
                 tooltip="Switch between title/abstract and full-text conflicts"),
-        Binding("r", "reload", "Refresh", id="conflicts-refresh",
+        Binding("ctrl+r", "reload", "Refresh", id="conflicts-refresh",
                 tooltip="List the open conflicts again"),
     ]  # fmt: skip
 

@@ -29,6 +29,7 @@ from textual.worker import Worker
 from living_review.agreement import KappaStats, stage_agreement
 from living_review.prisma import diagram_text, prisma_counts
 from living_review.screening import STAGE_LABELS
+from living_review.screening.stopping import StoppingEstimate, stage_estimate
 from living_review.status import RunSummary, Status, review_status
 from living_review_tui.messages import StatusLoaded
 from living_review_tui.screens.base import ReviewScreen
@@ -127,6 +128,8 @@ class Screening:
     """PRISMA 2020 boxes as :func:`living_review.prisma.prisma_counts` returned them."""
     agreement: dict[str, KappaStats]
     """Pooled Cohen's kappa per stage (``"ta"``, ``"ft"``), from ``stage_agreement``."""
+    stopping: StoppingEstimate | None = None
+    """The stopping rule's estimate at title/abstract (``stage_estimate``), if any labels."""
 
 
 class ScreeningLoaded(Message):
@@ -212,12 +215,28 @@ def agreement_text(agreement: dict[str, KappaStats]) -> Text:
     return Text("\n").join(lines)
 
 
+def stopping_text(est: StoppingEstimate | None) -> Text:
+    """The stopping rule's statement under the kappa (Callaghan & Müller-Hansen 2020).
+
+    Shown once a title/abstract label exists; it informs the lead, who alone records a stop
+    (``lsr stop``): screening never stops by itself.
+    """
+    if est is None or est.screened == 0:
+        return Text("")
+    style = "bold green" if est.reached else "yellow"
+    return Text.assemble(
+        "\n\nStopping · title/abstract\n",
+        (est.sentence(), style),
+        (f"\n  {est.includes:,} includes so far · p = {est.p_value:.3f}", "dim"),
+    )
+
+
 class DashboardScreen(ReviewScreen):
     """The review at a glance; reloads when the store changes or on ``r``."""
 
     SECTION = "Dashboard"
     BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("r", "reload", "Refresh", id="refresh",
+        Binding("ctrl+r", "reload", "Refresh", id="refresh",
                 tooltip="Recompute the dashboard from the store"),
     ]  # fmt: skip
 
@@ -323,6 +342,7 @@ class DashboardScreen(ReviewScreen):
                 stage: stage_agreement(engine=ws.engine, stage=stage).stats
                 for stage in STAGE_LABELS
             },
+            stopping=stage_estimate(engine=ws.engine, protocol=ws.protocol, stage="ta"),
         )
         self.post_message(ScreeningLoaded(screening, generation))
 
@@ -352,7 +372,9 @@ class DashboardScreen(ReviewScreen):
         flow = self.query_one("#screening-flow", Static)
         flow.loading = False
         flow.update(flow_text(message.screening.counts))
-        self.query_one("#agreement", Static).update(agreement_text(message.screening.agreement))
+        self.query_one("#agreement", Static).update(
+            agreement_text(message.screening.agreement) + stopping_text(message.screening.stopping)
+        )
 
     def worker_failed(self, worker: Worker[Any], error: BaseException | None) -> bool:
         """Stop the loading indicators; the app reports the error itself."""

@@ -32,6 +32,7 @@ from typing import Any, ClassVar
 
 from rich.style import Style
 from rich.text import Text
+from sqlmodel import Session
 from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
@@ -41,7 +42,7 @@ from textual.screen import ModalScreen
 from textual.timer import Timer
 from textual.widgets import Footer, Header, Input, OptionList, ProgressBar, Static
 from textual.widgets.option_list import Option
-from textual.worker import Worker
+from textual.worker import Worker, get_current_worker
 
 from living_review.errors import LsrError
 from living_review.protocol import ExclusionReason, Protocol
@@ -55,11 +56,16 @@ from living_review.screening.queue import (
     record_view,
     sync_assignments,
 )
+from living_review.screening.rerank import MIN_TRAINING, rerank_in_child
 from living_review.screening.reviewers import ReviewerInfo, get_reviewer, reviewers
+from living_review.screening.stopping import StoppingEstimate
+from living_review.store.models import PriorityRanking
 from living_review_tui.screens.base import ReviewScreen
 
 #: Quiet time after the last write before the progress counts are recomputed by the core.
 PROGRESS_DELAY_S = 0.3
+#: Decisions saved on this screen between two retrains (an include retrains at once).
+RERANK_EVERY = 10
 #: Authors listed before "et al." (the full list is in the store; one line is enough to screen).
 MAX_AUTHORS = 8
 
@@ -370,6 +376,15 @@ class ProgressLoaded(Message):
         self.progress = progress
 
 
+class PriorityLoaded(Message):
+    """The queue was re-ranked (or not yet: ``ranking`` None) and the stopping estimate."""
+
+    def __init__(self, ranking: PriorityRanking | None, estimate: StoppingEstimate) -> None:
+        super().__init__()
+        self.ranking = ranking
+        self.estimate = estimate
+
+
 class ReviewersLoaded(Message):
     """The review's reviewers, to ask who is working."""
 
@@ -471,6 +486,25 @@ class ReviewerScreen(ReviewScreen):
 # --- the screening screen -------------------------------------------------------------------------
 
 
+def priority_text(ranking: PriorityRanking | None, estimate: StoppingEstimate) -> Text:
+    """What orders the queue, and the stopping rule's statement (the lead decides a stop)."""
+    if ranking is None:
+        order = Text(
+            f"Order: record order until {MIN_TRAINING} reconciled decisions include both "
+            "includes and excludes",
+            style="dim",
+        )
+    else:
+        order = Text(
+            f"Order: predicted relevance ({ranking.model}, learnt from "
+            f"{ranking.training_size:,} decisions, {ranking.n_includes:,} includes)"
+        )
+    if estimate.screened == 0:
+        return order
+    style = "bold green" if estimate.reached else "yellow"
+    return Text.assemble(order, " · ", (estimate.sentence(), style))
+
+
 class ScreeningScreen(ReviewerScreen):
     """One reviewer's queue at one stage (title/abstract here; full text in the subclass)."""
 
@@ -524,6 +558,7 @@ class ScreeningScreen(ReviewerScreen):
         self._progress: Progress | None = None
         self._progress_timer: Timer | None = None
         self._stale = False
+        self._since_rank = 0
 
     # -- layout ---------------------------------------------------------------------------------
 
@@ -544,6 +579,7 @@ class ScreeningScreen(ReviewerScreen):
             with Horizontal(id="screening-progress"):
                 yield ProgressBar(id="progress", show_eta=False)
                 yield Static(id="counts")
+            yield Static(id="priority", classes="hint")
             yield Static(id="screen-message", classes="hint")
         yield Footer(compact=True)
 
@@ -829,6 +865,7 @@ class ScreeningScreen(ReviewerScreen):
     def _opened(self, message: Opened) -> None:
         self.sub_title = f"{self.SECTION} · {message.reviewer.name}"
         self.load_progress()
+        self.rerank()
 
     @on(Loaded)
     def _loaded(self, message: Loaded) -> None:
@@ -852,8 +889,45 @@ class ScreeningScreen(ReviewerScreen):
     def _saved(self, message: Saved) -> None:
         """A write is committed: tell the other screens, and recount once writes pause."""
         self._writes_in_flight -= 1
-        self.review_app.store_changed.publish("screening")
+        self.review_app.store_changed.publish(f"screening-{self.STAGE}")
         self._schedule_progress()
+        self._since_rank += 1
+        job = message.job
+        if self._since_rank >= RERANK_EVERY or (
+            isinstance(job, DecideJob) and job.decision == "include"
+        ):
+            self._since_rank = 0
+            self.rerank()
+
+    # -- prioritisation ------------------------------------------------------------------------
+
+    @work(thread=True, exclusive=True, exit_on_error=False, group="prioritise",
+          description="Re-ranking the queue")  # fmt: skip
+    def rerank(self) -> None:
+        """Retrain on the reconciled labels and store a new ranking, in a child process.
+
+        The next record is already prefetched, so a reviewer never waits for this: the new
+        order applies from the record after it. Title/abstract only. A child process, not
+        this thread: training holds the GIL for seconds at 100,000 records
+        (:mod:`living_review.screening.rerank`). A newer re-rank cancels this one.
+        """
+        if self.STAGE != "ta":
+            return
+        ws = self.review_app.open_store()
+        worker = get_current_worker()
+        who = self.reviewer.name if self.reviewer else None
+        result = rerank_in_child(ws, self.STAGE, who, cancelled=lambda: worker.is_cancelled)
+        if result is None:
+            return
+        ranking = None
+        if result.ranking_id is not None:
+            with Session(ws.engine) as session:
+                ranking = session.get(PriorityRanking, result.ranking_id)
+        self.post_message(PriorityLoaded(ranking, result.estimate))
+
+    @on(PriorityLoaded)
+    def _priority_loaded(self, message: PriorityLoaded) -> None:
+        self.query_one("#priority", Static).update(priority_text(message.ranking, message.estimate))
 
     @on(JobFailed)
     def _failed(self, message: JobFailed) -> None:
