@@ -47,6 +47,11 @@ def test_fit_records_runs_and_show_history_diff_read_them(
     decide(workspace, rid, "ft", "include")
     shown = lsr(workspace, "nma", "show").stdout
     assert "OS v1 (frequentist)" in shown and "STALE" in shown and "+KEYNOTE-394" in shown
+    # the run's network, drawn: a header, Braille edges, and every treatment in the legend
+    network = shown[shown.index("Network: ") :]
+    assert network.startswith(f"Network: {len(first['treatments'])} treatments")
+    assert any("\u2800" < ch <= "\u28ff" for ch in network)
+    assert all(f"{i + 1} {t}" in network for i, t in enumerate(first["treatments"]))
     text = lsr(workspace, "nma", "fit", "--engine", "frequentist").stdout
     assert "OS v2 (frequentist), recorded." in text.replace("Run 2: ", "")
     assert "OS v2 (frequentist), +KEYNOTE-394: " in text and "pembrolizumab vs placebo HR" in text
