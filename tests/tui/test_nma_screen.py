@@ -97,7 +97,9 @@ async def test_including_a_trial_refits_in_the_background_and_shows_the_diff(
         nat = v1.result["relative_effects"]["ramucirumab"]["natural"]  # vs placebo, stored
         expected = f"{nat['median']:.2f} ({nat['q2.5']:.2f}, {nat['q97.5']:.2f})"
         assert str(league.get_row("ramucirumab")[1]) == expected
-        assert "Bayesian fit not yet available" in widget_text(screen.query_one("#nma-status"))
+        # The status grows from one line to three: wait for the layout, not only the data.
+        await until(pilot, lambda: "Bayesian fit not yet available"
+                    in widget_text(screen.query_one("#nma-status")))  # fmt: skip
 
         # Both reviewers include KEYNOTE-394 at full text; the screening screen publishes it.
         for who in ("ben", "chloe"):
@@ -109,8 +111,9 @@ async def test_including_a_trial_refits_in_the_background_and_shows_the_diff(
         assert newest[3] == str(len(v1.studies) + 1)
         assert newest[4].startswith("+KEYNOTE-394")  # what changed: the trial, then effects
         assert "pembrolizumab vs placebo" in newest[4]
-        status = widget_text(screen.query_one("#nma-status"))
-        assert "OS v2 (frequentist)" in status and "+KEYNOTE-394" in status
+        await until(pilot, lambda: all(
+            part in widget_text(screen.query_one("#nma-status"))
+            for part in ("OS v2 (frequentist)", "+KEYNOTE-394")))  # fmt: skip
         v2 = living.latest_run(ws, "OS", "frequentist")
         assert v2 is not None and "KEYNOTE-394" in v2.studies and v2.version == 2
         assert str(screen.query_one("#network", Static).content).count("trial") >= 8
@@ -135,16 +138,18 @@ async def test_bayesian_numbers_replace_the_frequentist_ones_when_ready(
                     timeout=300)  # fmt: skip
         bayes = living.latest_run(ws, "OS", "bayes")
         assert bayes is not None
-        await until(pilot, lambda: "OS v1 (bayes)" in widget_text(screen.query_one("#diagnostics")))
+        await until(pilot, lambda: all(
+            part in widget_text(screen.query_one("#diagnostics"))
+            for part in ("OS v1 (bayes)", "max R-hat", "divergences")))  # fmt: skip
         diagnostics = widget_text(screen.query_one("#diagnostics"))
-        assert "max R-hat" in diagnostics and "divergences" in diagnostics
         title = str(screen.query_one("#league", DataTable).border_title)
         if bayes.converged:
             assert "OS v1 (bayes)" in title  # the Bayesian numbers replaced the frequentist
         else:  # never shown as a conclusion: the frequentist estimate stays, and why
             assert "NOT CONVERGED" in diagnostics
             assert "frequentist" in title
-            assert "NOT CONVERGED" in widget_text(screen.query_one("#nma-status"))
+            await until(pilot, lambda: "NOT CONVERGED"
+                        in widget_text(screen.query_one("#nma-status")))  # fmt: skip
 
 
 async def test_changes_that_cannot_move_an_analysis_schedule_no_check(
