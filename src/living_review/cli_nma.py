@@ -553,20 +553,19 @@ def show_run(
 
 
 def _echo_network(result: dict[str, Any]) -> None:
-    """The run's network drawn in the terminal (runs stored with their comparisons)."""
+    """The run's network drawn in the terminal."""
     from rich.console import Console
 
-    from living_review.nma.terminal import legend, network_drawing
+    from living_review.nma.terminal import legend, network_drawing, stored_network
 
-    comparisons = (result.get("network") or {}).get("comparisons")
-    treatments = result.get("treatments")
-    if not comparisons or not treatments:
+    net = stored_network(result)
+    if net is None:
         return
-    edges = {(str(a), str(b)): int(n) for a, b, n in comparisons}
+    treatments, edges = net
     console = Console(highlight=False, soft_wrap=True)
     console.print(f"\nNetwork: {len(treatments)} treatments, {len(edges)} direct comparisons")
-    console.print(network_drawing(tuple(treatments), edges, width=48, height=14))
-    console.print(legend(tuple(treatments), width=72))
+    console.print(network_drawing(treatments, edges, width=48, height=14))
+    console.print(legend(treatments, width=72))
 
 
 @nma_app.command("history")

@@ -143,11 +143,12 @@ def settings_for(ws: Workspace, outcome: str) -> dict[str, Any]:
     return settings
 
 
-def _rob_dropped(ws: Workspace, outcome: str) -> tuple[dict[int, str], set[int]]:
-    """(study id -> why the RoB 2 sensitivity setting leaves it out, ids with a judgement)."""
+def _rob_dropped(ws: Workspace, outcome: str) -> tuple[dict[int, str], set[int] | None]:
+    """(study id -> why the RoB 2 sensitivity setting leaves it out, ids with a judgement;
+    None when the setting is off)."""
     nma = ws.protocol.nma
     if nma is None or not nma.exclude_rob:
-        return {}, set()
+        return {}, None
     from living_review.rob2.service import final_judgments
 
     finals = final_judgments(ws.engine, outcome)
@@ -214,7 +215,7 @@ def _prepare(ws: Workspace, outcome: str) -> tuple[AnalysisInput, AnalysisData]:
             if sid in dropped_by_rob:
                 excluded[label] = dropped_by_rob[sid]
                 continue
-            if ws.protocol.nma and ws.protocol.nma.exclude_rob and sid not in judged:
+            if judged is not None and sid not in judged:
                 unjudged.add(label)
             kept.append(r)
             per_study.setdefault(label, []).append(

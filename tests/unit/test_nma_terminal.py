@@ -7,7 +7,7 @@ import math
 import pytest
 from rich.text import Text
 
-from living_review.nma.terminal import layout, legend, network_drawing
+from living_review.nma.terminal import layout, legend, network_drawing, stored_network
 
 STAR = ("placebo", "regorafenib", "cabozantinib", "ramucirumab", "pembrolizumab", "sorafenib")
 STAR_EDGES = {("placebo", t): 1 for t in STAR[1:5]} | {("placebo", "sorafenib"): 3}
@@ -96,3 +96,13 @@ def test_two_digit_nodes_and_a_legend_that_never_splits_an_entry() -> None:
     assert all(len(line) <= 40 for line in lines)
     entries = [e for line in lines for e in line.split("  ")]
     assert entries == [f"{i + 1} {n}" for i, n in enumerate(names)]
+
+
+def test_a_stored_runs_network_is_read_from_its_result() -> None:
+    result = {
+        "treatments": ["placebo", "sorafenib"],
+        "network": {"comparisons": [["placebo", "sorafenib", 3]]},
+    }
+    assert stored_network(result) == (("placebo", "sorafenib"), {("placebo", "sorafenib"): 3})
+    assert stored_network({"treatments": ["a", "b"], "network": {"studies": 2}}) is None
+    assert stored_network({"network": {"comparisons": [["a", "b", 1]]}}) is None

@@ -14,12 +14,24 @@ charting package with no graph drawing) would add a dependency for less.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from typing import Any
 
 from rich.text import Text
 
 #: Bit of the Braille dot at (row, column) inside one cell (Unicode's dot numbering).
 _DOTS = ((0x01, 0x08), (0x02, 0x10), (0x04, 0x20), (0x40, 0x80))
 _BRAILLE = 0x2800
+
+
+def stored_network(
+    result: Mapping[str, Any],
+) -> tuple[tuple[str, ...], dict[tuple[str, str], int]] | None:
+    """(treatments, trials per comparison) of a stored run's result JSON; None without them."""
+    comparisons = (result.get("network") or {}).get("comparisons")
+    treatments = result.get("treatments")
+    if not comparisons or not treatments:
+        return None
+    return tuple(treatments), {(str(a), str(b)): int(n) for a, b, n in comparisons}
 
 
 def layout(

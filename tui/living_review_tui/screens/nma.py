@@ -37,7 +37,7 @@ from textual.widgets import DataTable, Footer, Header, ProgressBar, Select, Stat
 
 from living_review.living import RunRecord, current_input, diff_runs, history
 from living_review.nma.result import NMAResult, Summary
-from living_review.nma.terminal import legend, network_drawing
+from living_review.nma.terminal import legend, network_drawing, stored_network
 from living_review.refit import RefitEvent
 from living_review_tui.refits import ENGINE_LABELS
 from living_review_tui.screens.base import ReviewScreen
@@ -66,7 +66,6 @@ class NMAView:
     """Why the shown run is the one shown (e.g. the Bayesian refit is running)."""
     up_to_date: dict[str, bool] = field(default_factory=dict)
     """Engine -> whether its latest run matches the current input."""
-    edges: dict[tuple[str, str], int] | None = None
     history: list[tuple[RunRecord, str]] = field(default_factory=list)
     """(run, its diff summary), newest first."""
 
@@ -118,7 +117,6 @@ def load_view(ws: Any, outcome: str) -> NMAView:
         bayes=latest["bayes"],
         note=note,
         up_to_date=up_to_date,
-        edges=network_edges(ws, outcome, shown) if shown is not None else None,
         history=[(r, diff_runs(comparison_base(runs, r), r).summary()) for r in recent],
     )
 
@@ -128,28 +126,6 @@ def comparison_base(runs: list[RunRecord], run: RunRecord) -> RunRecord | None:
     the newest earlier converged run of the same engine (one query for the whole history)."""
     earlier = [r for r in runs if r.engine == run.engine and r.id < run.id and r.converged]
     return earlier[-1] if earlier else None
-
-
-def network_edges(ws: Any, outcome: str, run: RunRecord) -> dict[tuple[str, str], int] | None:
-    """Trials per direct comparison in the run (as stored with it; older runs: from the
-    current data of its studies)."""
-    stored = run.result.get("network", {}).get("comparisons")
-    if stored is not None:
-        return {(str(a), str(b)): int(n) for a, b, n in stored}
-    from living_review.errors import LsrError
-    from living_review.extraction.service import analysis_data, network_for
-
-    data = analysis_data(engine=ws.engine, protocol=ws.protocol, outcome=outcome)
-    keep = set(run.studies)
-    data.rows = {
-        fmt: [r for r in rows if r.get("study_label") in keep] for fmt, rows in data.rows.items()
-    }
-    data.rows = {fmt: rows for fmt, rows in data.rows.items() if rows}
-    try:
-        net = network_for(data, ws.protocol)
-    except LsrError:
-        return None
-    return dict(net.edges()) if net is not None else None
 
 
 # --- rendering (pure functions of the core's results) -------------------------------------------
@@ -431,8 +407,8 @@ class NMAScreen(ReviewScreen):
             sucra_text(res) if res is not None else Text("No run yet.", style="dim")
         )
         self.query_one("#network", Static).update(
-            network_text(res.treatments, view.edges)
-            if res is not None and view.edges is not None
+            network_text(*net)
+            if run is not None and (net := stored_network(run.result)) is not None
             else Text("No network yet.", style="dim")
         )
         diag = [diagnostics_text(r) for r in (view.bayes, view.frequentist) if r is not None]
