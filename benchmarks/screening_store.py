@@ -19,6 +19,8 @@ from __future__ import annotations
 import argparse
 import random
 import statistics
+import subprocess
+import sys
 import tempfile
 import time
 from collections.abc import Callable
@@ -49,6 +51,17 @@ def _timed(fn: Callable[[], Any], repeat: int) -> tuple[float, Any]:
         out = fn()
         times.append(time.perf_counter() - t0)
     return statistics.median(times), out
+
+
+def _command_seconds(root: Path, command: list[str], repeat: int = 3) -> float:
+    """Median wall time of ``lsr COMMAND`` run in the workspace, as a user runs it."""
+    lsr = Path(sys.executable).with_name("lsr")
+    times = []
+    for _ in range(repeat):
+        t0 = time.perf_counter()
+        subprocess.run([str(lsr), *command], cwd=root, check=True, stdout=subprocess.DEVNULL)
+        times.append(time.perf_counter() - t0)
+    return statistics.median(times)
 
 
 def _pct(values: list[float], q: float) -> float:
@@ -151,6 +164,13 @@ def main() -> None:
             f"included reports {counts['new_reports']:,}; invariants broken: "
             f"{check_invariants(counts) or 'none'}"
         )
+
+        for command in (["agreement", "--json"], ["prisma", "--json"]):
+            t = _command_seconds(ws.root, command)
+            print(
+                f"lsr {command[0]} as a command (Python start-up and imports included): "
+                f"median {t * 1000:.0f} ms"
+            )
 
         publish_version(engine=engine, protocol=protocol, label="v1", reviewer="ana")
         t, counts = _timed(lambda: prisma_counts(engine=engine, protocol=protocol), 5)

@@ -135,14 +135,8 @@ def _flow(
     ta = stage_summary(session, stage="ta", maybe_is_conflict=maybe_is_conflict, as_of=as_of,
                        now=now.states.get("ta") if now else None)  # fmt: skip
     out.states["ta"] = ta
-    # One outcome per dedup cluster: a cluster that (after a late merge) holds two screened
-    # units goes on if either was included.
-    by_cluster: dict[int, set[str]] = defaultdict(set)
-    for rid, st in ta.items():
-        by_cluster[comp.get(rid, [rid])[0]].add(st.status)
-    out.records_excluded = sum(
-        1 for s in by_cluster.values() if "include" not in s and "exclude" in s
-    )
+    outcomes = _cluster_outcomes(ta, comp)
+    out.records_excluded = outcomes["exclude"]
     included_units = [
         rid
         for rid, st in ta.items()
@@ -151,7 +145,7 @@ def _flow(
     ]
     out.ta_included = len(included_units)
     sought = set(included_units)
-    _automation(session, out, by_cluster, as_of)
+    _automation(session, out, outcomes, as_of)
 
     rep = select(col(Report.record_id), col(Report.study_id), col(Report.retrieval))
     if as_of is not None:
@@ -182,11 +176,27 @@ def _flow(
     return out
 
 
-FINAL = {"include", "exclude"}
+def _cluster_outcomes(states: dict[int, RecordState], comp: dict[int, list[int]]) -> Counter[str]:
+    """Count title/abstract outcomes with one outcome per dedup cluster.
+
+    A cluster that (after a late merge) holds two screened units goes on if either was
+    included; otherwise it is excluded if either was, then a conflict if either is one, else
+    pending. Records outside multi-record clusters (nearly all) are counted directly, without a
+    set per record (this loop runs over every screened record on each PRISMA request).
+    """
+    out: Counter[str] = Counter(st.status for rid, st in states.items() if rid not in comp)
+    by_cluster: dict[int, set[str]] = defaultdict(set)
+    for rid, members in comp.items():
+        st = states.get(rid)
+        if st is not None:
+            by_cluster[members[0]].add(st.status)
+    for seen in by_cluster.values():
+        out[next((s for s in ("include", "exclude", "conflict") if s in seen), "pending")] += 1
+    return out
 
 
 def _automation(
-    session: Session, out: Flow, by_cluster: dict[int, set[str]], as_of: datetime | None
+    session: Session, out: Flow, outcomes: Counter[str], as_of: datetime | None
 ) -> None:
     """After a lead's recorded stop, count records left unscreened as excluded by automation.
 
@@ -198,8 +208,7 @@ def _automation(
 
     if active_stop(session, "ta", as_of=as_of) is None:
         return
-    conflicts = sum(1 for s in by_cluster.values() if "conflict" in s and not s & FINAL)
-    left = out.screened - out.records_excluded - out.ta_included - conflicts
+    left = out.screened - out.records_excluded - out.ta_included - outcomes["conflict"]
     out.records_excluded_automation = max(left, 0)
     out.records_excluded += out.records_excluded_automation
 

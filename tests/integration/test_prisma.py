@@ -220,17 +220,40 @@ def test_diagram_svg_png_and_csv(workspace: Workspace, tmp_path: Path) -> None:
 def test_sql_summary_agrees_with_the_rule_function(
     workspace: Workspace, maybe_is_conflict: bool
 ) -> None:
-    """PRISMA's SQL-side tally must give every record the state ``record_state`` gives it."""
-    from living_review.screening.conflicts import load_stage, stage_states, stage_summary
+    """PRISMA's SQL-side tally must give every record the state ``record_state`` gives it,
+    and the prioritiser's per-record votes (newest current vote, include or maybe among the
+    current votes) must be those the event-by-event loader finds."""
+    from living_review.screening.conflicts import (
+        load_stage,
+        stage_states,
+        stage_summary,
+        stage_votes,
+    )
+    from living_review.screening.decisions import undo_decision
 
     units = first_cycle(workspace)
     decide(workspace, units[5], "ben", "maybe")  # supersedes: include... vs chloe's exclude
     decide(workspace, units[4], "chloe", "maybe")
+    decide(workspace, units[3], "chloe", "include")
+    undo_decision(engine=workspace.engine, protocol=workspace.protocol, record_id=units[3],
+                  stage="ta", reviewer="chloe")  # fmt: skip
     with Session(workspace.engine) as s:
         for stage in ("ta", "ft"):
-            slow = stage_states(load_stage(s, stage), stage=stage,
-                                maybe_is_conflict=maybe_is_conflict)  # fmt: skip
+            data = load_stage(s, stage)
+            slow = stage_states(data, stage=stage, maybe_is_conflict=maybe_is_conflict)
             fast = stage_summary(s, stage=stage, maybe_is_conflict=maybe_is_conflict)
             assert {r: (v.status, v.reason) for r, v in fast.items()} == {
                 r: (v.status, v.reason) for r, v in slow.items()
             }
+            states, votes = stage_votes(s, stage=stage, maybe_is_conflict=maybe_is_conflict)
+            assert states == fast
+            assert votes == {
+                rid: (
+                    max(v.event_id for v in vs.values()),
+                    any(v.decision in ("include", "maybe") for v in vs.values()),
+                )
+                for rid, vs in data.votes.items()
+                if vs
+            }
+            if stage == "ta":  # chloe's undo withdrew her vote: the record waits for her again
+                assert fast[units[3]].status == "pending" and fast[units[3]].waiting_for == 1

@@ -83,3 +83,34 @@ def test_long_run_of_excludes_after_includes_is_reached() -> None:
     assert est.p_value == pytest.approx(30 / 990)
     assert estimate([1] * 10 + [0] * 900, 1000).p_value == pytest.approx(90 / 990)
     assert estimate([1] * 10 + [0] * 10, 1000).p_value > 0.05
+
+
+def _every_window(labels: list[int], n_total: int, target: float) -> list[float]:
+    """The p of every window "the last n screened", straight from the rule (no shortcut)."""
+    from scipy.stats import hypergeom
+
+    r_total, out = sum(labels), []
+    for n in range(1, len(labels) + 1):
+        k = sum(labels[-n:])
+        pool = n_total - len(labels) + n
+        k_tar = k_target(r_total, r_total - k, target)
+        out.append(0.0 if k_tar - k > pool - n else float(hypergeom.cdf(k, pool, k_tar, n)))
+    return out
+
+
+@pytest.mark.parametrize("seed", range(40))
+def test_ranked_quasi_sampling_equals_the_minimum_over_every_window(seed: int) -> None:
+    # The function tests only the last window of each run of equal k (see its docstring);
+    # the minimum must be the one a test of every window finds, at a window attaining it.
+    import random
+
+    rng = random.Random(seed)
+    seen = rng.randint(1, 120)
+    n_total = seen + rng.randint(0, 80)
+    rate = rng.choice([0.02, 0.1, 0.3, 0.7])
+    labels = [int(rng.random() < rate * (1 - i / (seen + 1))) for i in range(seen)]
+    target = rng.choice([0.8, 0.9, 0.95])
+    every = _every_window(labels, n_total, target)
+    p, window = ranked_quasi_sampling_p(labels, n_total, target)
+    assert p == pytest.approx(min(every), rel=1e-9, abs=1e-300)
+    assert every[window - 1] == pytest.approx(p, rel=1e-9, abs=1e-300)

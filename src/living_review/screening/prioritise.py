@@ -401,19 +401,18 @@ def stage_labels(
     resolved); with ``single`` also from single reviewers' votes before that (include or
     maybe -> 1). The order (newest vote event) is what the stopping rule needs.
     """
-    from living_review.screening.conflicts import load_stage, stage_states
+    from living_review.screening.conflicts import stage_votes
 
-    data = load_stage(session, stage)
-    states = stage_states(data, stage=stage, maybe_is_conflict=protocol.screening.maybe_is_conflict)
+    states, votes = stage_votes(
+        session, stage=stage, maybe_is_conflict=protocol.screening.maybe_is_conflict
+    )
     out: list[tuple[int, int, int]] = []
     for rid, st in states.items():
-        votes = data.votes.get(rid, {})
-        last = max((v.event_id for v in votes.values()), default=0)
+        last, include_or_maybe = votes.get(rid, (0, False))
         if st.status in ("include", "exclude"):
             out.append((last, rid, int(st.status == "include")))
-        elif single and votes:
-            inc = any(v.decision in ("include", "maybe") for v in votes.values())
-            out.append((last, rid, int(inc)))
+        elif single and rid in votes:
+            out.append((last, rid, int(include_or_maybe)))
     out.sort()
     return [(rid, y) for _, rid, y in out]
 

@@ -34,7 +34,6 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-import numpy as np
 from sqlalchemy import Engine, select
 from sqlmodel import Session, col
 
@@ -88,7 +87,19 @@ def ranked_quasi_sampling_p(
     ``labels_in_order`` are 1/0 for the records screened so far, in the order screened;
     ``n_total`` counts all records of the stage. Returns ``(1.0, 0)`` before anything is
     screened.
+
+    Only the last window of each run of equal ``k`` is tested. Within such a run ``k``,
+    ``r_al``, ``K_tar`` and the unscreened count ``U = pool - n`` are fixed while ``n`` grows,
+    and the includes left *outside* the window, ``K_tar - X``, are those among ``U`` records
+    drawn from a pool of ``U + n``: a growing pool with fixed ``K_tar`` and ``U`` dilutes them,
+    so ``p = P(X <= k)`` falls along the run and its minimum is at the run's end. (Where the
+    null is impossible p is 0 along the whole run, and the run's first window is reported.)
+    This tests one window per include instead of one per screened record: at 95,000 screened
+    it took the estimate from 9 s to a fraction of a second; a test checks it against every
+    window.
     """
+    import numpy as np
+
     y = np.asarray(labels_in_order, dtype=np.int64)
     seen = len(y)
     if seen > n_total:
@@ -97,16 +108,22 @@ def ranked_quasi_sampling_p(
         return 1.0, 0
     from scipy.stats import hypergeom
 
+    rev = y[::-1]
     r_total = int(y.sum())
-    n = np.arange(1, seen + 1)
-    k = np.cumsum(y[::-1])  # includes among the last n screened
+    k_all = np.cumsum(rev)  # includes among the last n screened, n = 1..seen
+    ends = np.flatnonzero(np.append(rev[1:] == 1, True))  # window n = i + 1 ends a run
+    starts = np.concatenate(([0], ends[:-1] + 1))
+    n = ends + 1
+    k = k_all[ends]
+    unscreened = n_total - seen
     r_al = r_total - k
-    pool = n_total - seen + n
     k_tar = np.floor(r_total / target - r_al + 1e-9).astype(np.int64) + 1
-    impossible = (k_tar - k) > (pool - n)
+    pool = unscreened + n
+    impossible = (k_tar - k) > unscreened
     p = np.where(impossible, 0.0, hypergeom.cdf(k, pool, np.minimum(k_tar, pool), n))
     best = int(np.argmin(p))
-    return float(p[best]), int(n[best])
+    window = int(starts[best] + 1) if impossible[best] else int(n[best])
+    return float(p[best]), window
 
 
 @dataclass(frozen=True)

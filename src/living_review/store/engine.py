@@ -15,9 +15,10 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, TypeVar
 
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import Connection, Engine, create_engine, event
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DBAPIError
+from sqlalchemy.sql.base import Executable
 from sqlmodel import Session
 
 from living_review.errors import WorkspaceError
@@ -210,3 +211,19 @@ def retry_write(fn: Callable[[], T], *, attempts: int = RETRY_ATTEMPTS) -> T:
                 raise
             time.sleep(random.uniform(0, 0.01 * 2**attempt))
     raise AssertionError("unreachable")  # pragma: no cover
+
+
+def plain_rows(conn: Connection, statement: Executable) -> list[tuple[Any, ...]]:
+    """Run ``statement`` and return its rows as plain tuples, straight from the DBAPI cursor.
+
+    Why: SQLAlchemy builds a ``Row`` per result row (about 1 µs each even with its compiled
+    extension), which was a quarter of PRISMA's time at 100,000 records. SQLAlchemy still
+    compiles the statement and binds its parameters; only the row objects are skipped. Use it
+    only for columns the driver already returns as Python values (integers, text): no
+    SQLAlchemy result type processing is applied.
+    """
+    result = conn.execute(statement)
+    try:
+        return list(result.cursor.fetchall())
+    finally:
+        result.close()

@@ -237,7 +237,7 @@ class ScreeningDecision(SQLModel, table=True):
     __tablename__ = "screening_decision"
     __table_args__ = (
         Index("ix_screening_decision_reviewer", "reviewer_id", "stage", "record_id", "id"),
-        Index("ix_screening_decision_stage_record", "stage", "record_id"),
+        Index("ix_screening_decision_stage_record", "stage", "record_id", "reviewer_id", "id"),
     )
 
     id: int | None = Field(default=None, primary_key=True)
