@@ -202,6 +202,11 @@ def fit_file(
     seed: int = typer.Option(20251, "--seed", help="Random seed (bayes)."),
     tau_prior: str = typer.Option("uniform", "--tau-prior", help="uniform | half-normal"),
     tau_method: str = typer.Option("reml", "--tau-method", help="reml | dl (frequentist)"),
+    sampler: str = typer.Option(
+        "auto",
+        "--sampler",
+        help="auto (exact draws for all-normal data, else nutpie) | exact | nutpie | pymc",
+    ),
     as_json: bool = typer.Option(False, "--json", help="Print one JSON object."),
     plots: Path | None = typer.Option(
         None,
@@ -220,7 +225,7 @@ def fit_file(
     try:
         net, res, spec = _fit(
             data, fmt, model, reference, lower_better, engine, treatments, measure,
-            draws, tune, chains, seed, tau_prior, tau_method,
+            draws, tune, chains, seed, tau_prior, tau_method, sampler,
         )  # fmt: skip
         written = _write_plots(res, net, plots) if plots is not None else None
         splits = _nodesplit(net, res, spec, model, tau_method) if nodesplit else None
@@ -385,12 +390,14 @@ def _fit(
     seed: int,
     tau_prior: str,
     tau_method: str,
+    sampler: str = "auto",
 ) -> tuple[Network, NMAResult, FitSpec | None]:
     fmt_ok: DataFormat = _choice("--format", fmt, FORMATS)  # type: ignore[assignment]
     _choice("--model", model, ("fe", "re"))
     _choice("--engine", engine, ("bayes", "frequentist"))
     _choice("--tau-prior", tau_prior, ("uniform", "half-normal"))
     _choice("--tau-method", tau_method, ("reml", "dl"))
+    _choice("--sampler", sampler, ("auto", "exact", "nutpie", "pymc"))
     net = read_network(data, fmt_ok, reference=reference, treatments=treatments, measure=measure)
     if engine == "frequentist":
         from living_review.nma.frequentist import fit_frequentist
@@ -412,6 +419,7 @@ def _fit(
             tune=tune,
             draws=draws,
             seed=seed,
+            sampler=sampler,  # type: ignore[arg-type]
             higher_is_better=not lower_better,
         )
     except ValueError as exc:

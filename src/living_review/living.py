@@ -135,7 +135,7 @@ def settings_for(ws: Workspace, outcome: str) -> dict[str, Any]:
         "tune": nma.tune if nma else 1000,
         "draws": nma.draws if nma else 1000,
         "seed": nma.seed if nma else 20251,
-        "sampler": "nutpie",
+        "sampler": nma.sampler if nma else "auto",
         "tau_method": "reml",
     }
     if nma and nma.exclude_rob:  # only when set: runs without it keep their settings hash
@@ -520,6 +520,7 @@ def _fit(
         tune=settings["tune"],
         draws=settings["draws"],
         seed=settings["seed"],
+        sampler=settings["sampler"],
         higher_is_better=not settings["lower_is_better"],
     )
     return net, fit_bayes(net, spec)

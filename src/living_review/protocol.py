@@ -116,6 +116,9 @@ class NMASettings(_Strict):
     tune: Annotated[int, Field(ge=100)] = 1000
     draws: Annotated[int, Field(ge=100)] = 1000
     seed: int = 20260101
+    sampler: Literal["auto", "exact", "nutpie", "pymc"] = "auto"
+    """``auto``: exact independent draws for all-normal outcomes (contrasts such as hazard
+    ratios, arm means), nutpie's NUTS for binary arms; ``nutpie``/``pymc`` force NUTS."""
     exclude_rob: list[Literal["high", "some_concerns"]] = Field(default_factory=list)
     """RoB 2 sensitivity analysis: leave out results whose final (consensus) overall RoB 2
     judgement for the outcome is one of these. Results not yet assessed stay in (and are named

@@ -325,7 +325,7 @@ class _Worker:
         A compile cannot be interrupted; a job arriving meanwhile waits for that one compile
         (the check between compiles lets it go first otherwise).
         """
-        from living_review.nma.bayes import fit_bayes
+        from living_review.nma.bayes import fit_bayes, uses_mcmc
 
         compiled = 0
         t0 = time.perf_counter()
@@ -333,6 +333,8 @@ class _Worker:
             _outcome, (net, spec) = self.to_prewarm.popitem()
             # The compiled model is keyed by model, priors and shapes, not by draws or chains.
             tiny = replace(spec, chains=1, tune=10, draws=10, extensions=0)
+            if not uses_mcmc(net, tiny):  # exact draws: nothing to compile
+                continue
             for variant in neighbour_networks(net):
                 if not requests.empty():
                     return

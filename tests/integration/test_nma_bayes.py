@@ -295,7 +295,7 @@ def test_edited_network_reuses_the_compiled_model(shared: Path, tmp_path: Path) 
     )
     sub = read_network(tmp_path / "fewer.csv", fmt, treatments=data / tf)  # type: ignore[arg-type]
     assert len(sub.contrast_studies) == len(full.contrast_studies) - 1
-    spec = FitSpec(model="re", tune=300, draws=300, extensions=0)
+    spec = FitSpec(model="re", tune=300, draws=300, extensions=0, sampler="nutpie")
 
     def shapes(net: Any) -> list[tuple[str, tuple[int, ...]]]:
         inp = bayes.model_inputs(net)
@@ -339,7 +339,7 @@ def test_example_os_network_converges_with_and_without_keynote394(
     data = analysis_data(engine=workspace.engine, protocol=workspace.protocol, outcome="OS")
     nma = workspace.protocol.nma
     spec = FitSpec(model="re", tune=nma.tune, draws=nma.draws, seed=nma.seed,
-                   higher_is_better=False, extensions=0)  # fmt: skip
+                   higher_is_better=False, extensions=0, sampler="nutpie")  # fmt: skip
     assert (spec.tune, spec.draws, spec.priors.tau, spec.priors.tau_upper) == (
         2000, 4000, "uniform", 5.0,
     )  # fmt: skip
@@ -361,3 +361,72 @@ def test_example_os_network_converges_with_and_without_keynote394(
             assert len(bayes._COMPILED) == n_compiled  # the edited network reused it
         n_compiled = len(bayes._COMPILED)
     assert len(net.contrast_studies) == 10
+
+
+# --------------------------------------------------------------------------- exact draws
+# All-normal networks are drawn exactly (living_review.nma.exact): tau from its marginal
+# posterior on a grid, then (d, mu) from their normal conditional. The JAGS comparisons above
+# run through it; these check its two pieces on their own.
+
+
+@pytest.mark.parametrize("name", ["parkinsons_arm", "parkinsons_contrast", "senn2013"])
+def test_exact_marginal_likelihood_is_the_multivariate_normal(shared: Path, name: str) -> None:
+    """log p(y | tau) from the Cholesky identity equals log N(y; 0, D(tau) + A Psi A'), the
+    marginal of the linear-Gaussian model written out directly, up to a constant in tau."""
+    import numpy as np
+    from scipy.stats import multivariate_normal
+
+    from living_review.nma import bayes
+    from living_review.nma.exact import conditional_moments
+
+    net = _net(shared, name)
+    spec = FitSpec(model="re")
+    inp = bayes.model_inputs(net)
+    lay = bayes.layout(net, inp, marginal=True)
+    data, _ = bayes.gaussian_data(net, spec, inp, lay, bayes.NO_PADDING)
+    a, y, lam, psd = data["g_A"], data["g_y"], data["g_lam"], data["g_prior_sd"]
+    taus = np.array([0.0, 0.05, 0.4, 1.3, 4.9])
+    ours = conditional_moments(data, taus)[2]
+    direct = [
+        multivariate_normal(np.zeros(y.size), np.diag(1 + t**2 * lam) + (a * psd**2) @ a.T).logpdf(
+            y
+        )
+        for t in taus
+    ]
+    assert np.ptp(ours - np.array(direct)) < 1e-6
+
+
+def test_exact_tau_draws_follow_the_grid_density() -> None:
+    """Draws from a piecewise-linear density hit its CDF within Monte Carlo error."""
+    import numpy as np
+
+    from living_review.nma.exact import sample_tau
+
+    grid = np.linspace(0.0, 2.0, 9)
+    dens = np.array([0.0, 2.0, 3.0, 1.0, 0.5, 0.5, 2.0, 0.2, 0.0])
+    dens = dens / np.trapezoid(dens, grid)
+    n = 200_000
+    x = sample_tau(grid, dens, n, np.random.default_rng(7))
+    assert x.min() >= 0.0 and x.max() <= 2.0
+    for q in (0.1, 0.37, 0.5, 0.9, 1.26, 1.6):
+        fine = np.linspace(0.0, q, 2001)
+        cdf = float(np.trapezoid(np.interp(fine, grid, dens), fine))
+        assert abs(np.mean(x <= q) - cdf) < 4 * np.sqrt(cdf * (1 - cdf) / n), q
+
+
+def test_exact_draws_are_reproducible_and_independent(shared: Path) -> None:
+    """Same seed, same draws; and successive draws are uncorrelated (no chain)."""
+    import numpy as np
+
+    from living_review.nma.bayes import fit_bayes
+
+    net = _net(shared, "parkinsons_contrast")
+    spec = FitSpec(model="re", draws=2000)
+    one, two = fit_bayes(net, spec), fit_bayes(net, spec)
+    assert one.engine.startswith("exact posterior draws")
+    assert one.diagnostics["sampler"] == "exact"
+    assert np.array_equal(one.draws_d, two.draws_d)
+    d = one.draws_d[:, 1]
+    lag1 = np.corrcoef(d[:-1], d[1:])[0, 1]
+    assert abs(lag1) < 0.05
+    assert one.diagnostics["min_ess_bulk"] > 0.8 * 4 * 2000

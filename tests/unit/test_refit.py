@@ -24,7 +24,12 @@ from living_review.workspace import Workspace
 REPO = Path(__file__).resolve().parents[2]
 
 #: Bayesian settings small enough for a test (the protocol requires tune, draws >= 100).
-TINY_NMA = '[nma]\nreference = "placebo"\nmodel = "re"\nchains = 2\ntune = 100\ndraws = 100\n'
+#: NUTS is forced: the example's hazard-ratio outcomes would otherwise be drawn exactly in
+#: milliseconds, and the runner's cancellation needs a fit that lasts (binary outcomes).
+TINY_NMA = (
+    '[nma]\nreference = "placebo"\nmodel = "re"\nchains = 2\ntune = 100\ndraws = 100\n'
+    'sampler = "nutpie"\n'
+)
 
 
 def example_review(ws: Workspace, shared: Path) -> Workspace:

@@ -34,7 +34,12 @@ so adding a study or a treatment to the network reuses the compiled model.
 Sampler (measured on the smoking RE network, 4 chains x (1000 tune + 2500 draws), 2 shared
 cores): nutpie 1.5-4 s sampling, min ESS/s 660-1770 (JAGS: 888); PyMC's own NUTS 63 s, min
 ESS/s 47. nutpie's numba compilation costs 8-20 s once per model shape in a process; it is
-cached (``_COMPILED``). numpyro is not installed. Default: nutpie; ``sampler="pymc"`` remains.
+cached (``_COMPILED``). numpyro is not installed. Default (``sampler="auto"``): all-normal
+networks are not sampled by a chain at all but drawn exactly and independently
+(:mod:`living_review.nma.exact`: tau from its one-dimensional marginal posterior on a grid,
+then (d, mu) from the normal conditional above), which costs milliseconds and gives an ESS
+equal to the number of draws; binomial data go to nutpie. ``"nutpie"`` and ``"pymc"`` force
+NUTS; the NUTS coordinates of all-normal networks stay tested against the same model.
 
 PyMC, PyTensor, nutpie and ArviZ are imported inside functions only: importing this module is
 cheap, and importing :mod:`living_review.nma` never pulls them in.
@@ -52,6 +57,7 @@ import numpy as np
 import numpy.typing as npt
 from scipy.special import log_expit
 
+from living_review.errors import LsrError
 from living_review.nma.data import Network
 from living_review.nma.result import (
     NMAResult,
@@ -661,6 +667,73 @@ def _compiled(net: Network, spec: FitSpec, inp: ModelInputs, lay: Layout) -> tup
     return cm, time.perf_counter() - t0
 
 
+class SamplerError(LsrError):
+    """A sampler that cannot fit this network was asked for (exact draws of binary data)."""
+
+
+def resolved_sampler(spec: FitSpec, lay: Layout) -> str:
+    """The sampler a fit actually uses: ``"auto"`` is exact for all-normal networks."""
+    if spec.sampler == "auto":
+        return "exact" if _conditional(spec, lay) else "nutpie"
+    if spec.sampler == "exact" and not _conditional(spec, lay):
+        raise SamplerError(
+            "exact sampling needs an all-normal network (arm means or contrasts, no binary "
+            "arms) and parameterisation 'auto'; use sampler 'nutpie' for this one"
+        )
+    return spec.sampler
+
+
+def engine_label(sampler: str) -> str:
+    """How a result names the engine that produced it."""
+    if sampler == "exact":
+        return "exact posterior draws (tau from its marginal on a grid, then d and mu given tau)"
+    return f"PyMC ({sampler} NUTS)"
+
+
+def _sample_exact(
+    net: Network, spec: FitSpec, inp: ModelInputs, lay: Layout, seed: int
+) -> tuple[Any, float, float]:
+    """Independent draws for an all-normal network, shaped like a NUTS run's InferenceData."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", FutureWarning)
+        import arviz as az
+
+    from living_review.nma.exact import exact_draws
+
+    t0 = time.perf_counter()
+    data, shape = gaussian_data(net, spec, inp, lay, NO_PADDING)
+    tau, theta = exact_draws(data, spec, seed)
+    c, n = spec.chains, spec.draws
+
+    def per_chain(x: FloatArray) -> FloatArray:
+        return x.reshape(c, n, *x.shape[1:])
+
+    posterior: dict[str, FloatArray] = {"d": per_chain(theta[:, : shape.n_d])}
+    dims: dict[str, list[str]] = {"d": ["treatment_effect"]}
+    coords: dict[str, Any] = {"treatment_effect": list(net.treatments[1:])}
+    if spec.model == "re":
+        posterior["tau"] = per_chain(tau)
+    if shape.split:
+        posterior["d_direct"] = per_chain(theta[:, shape.n_d_pad])
+    if shape.n_mu:
+        posterior["mu"] = per_chain(theta[:, shape.mu_start : shape.mu_start + shape.n_mu])
+        dims["mu"] = ["arm_study"]
+        coords["arm_study"] = list(inp.arm_study_names)
+    idata = az.from_dict(
+        posterior=posterior,
+        sample_stats={"diverging": np.zeros((c, n), dtype=bool)},
+        coords=coords,
+        dims=dims,
+    )
+    return idata, 0.0, time.perf_counter() - t0
+
+
+def uses_mcmc(net: Network, spec: FitSpec) -> bool:
+    """Whether fitting ``net`` under ``spec`` runs a compiled NUTS model (worth pre-warming)."""
+    inp = model_inputs(net)
+    return resolved_sampler(spec, layout(net, inp, marginal=_marginal(spec))) != "exact"
+
+
 def _low_rank(spec: FitSpec, lay: Layout) -> bool:
     """Low-rank mass-matrix adaptation: on for models without latent random effects.
 
@@ -677,8 +750,11 @@ def _sample(
     net: Network, spec: FitSpec, inp: ModelInputs, lay: Layout, seed: int
 ) -> tuple[Any, float, float]:
     """Run NUTS; returns (InferenceData, compile seconds, sampling seconds)."""
+    sampler = resolved_sampler(spec, lay)
+    if sampler == "exact":
+        return _sample_exact(net, spec, inp, lay, seed)
     cores = max(1, min(spec.chains, os.cpu_count() or 1))
-    if spec.sampler == "nutpie":
+    if sampler == "nutpie":
         import nutpie
         from threadpoolctl import threadpool_limits  # type: ignore[import-untyped]
 
@@ -988,7 +1064,7 @@ def fit_bayes(net: Network, spec: FitSpec | None = None) -> NMAResult:
     league = league_from_draws(dd, trts)
     t_end = time.perf_counter()
     diag = dict(diag)
-    diag["sampler"] = spec.sampler
+    diag["sampler"] = resolved_sampler(spec, lay)
     diag["attempts"] = attempts
     diag["extended"] = len(attempts) > 1
     diag["n_draws"] = n
@@ -998,7 +1074,7 @@ def fit_bayes(net: Network, spec: FitSpec | None = None) -> NMAResult:
         lab: {"q2.5": p["mcse_q2.5"], "q97.5": p["mcse_q97.5"]} for lab, p in per.items()
     }
     return NMAResult(
-        engine=f"PyMC ({spec.sampler} NUTS)",
+        engine=engine_label(diag["sampler"]),
         model=spec.model,
         measure=net.measure,
         log_scale=net.log_scale,

@@ -398,6 +398,10 @@ def bayes_p(diff: FloatArray) -> float:
     return float(2.0 * min(np.mean(diff > 0), np.mean(diff < 0)))
 
 
+def _sampler_words(sampler: str) -> str:
+    return "exact draws" if sampler == "exact" else f"{sampler} NUTS"
+
+
 def nodesplit_bayes(
     net: Network,
     spec: FitSpec | None = None,
@@ -406,7 +410,7 @@ def nodesplit_bayes(
 ) -> list[NodeSplit]:
     """Bayesian node-split (TSD2 model + ``d_direct``) of every splittable comparison.
 
-    One PyMC/nutpie fit per comparison, with ``spec``'s model, priors, sampler, seed,
+    One Bayesian fit per comparison, with ``spec``'s model, priors, sampler, seed,
     thresholds and extension rule. A split fit that still fails the thresholds is reported
     with ``converged = False`` and the reasons, never silently.
     """
@@ -414,6 +418,7 @@ def nodesplit_bayes(
         _marginal,
         layout,
         model_inputs,
+        resolved_sampler,
         sample_until_converged,
     )
     from living_review.nma.spec import FitSpec
@@ -447,7 +452,7 @@ def nodesplit_bayes(
                 difference=summarise(diff),
                 p=bayes_p(diff),
                 method=f"Bayesian node-split (Dias et al. 2010; {spec.model.upper()}, "
-                f"{spec.sampler} NUTS)",
+                f"{_sampler_words(resolved_sampler(spec, lay))})",
                 direct_studies=sp.direct_labels,
                 converged=bool(diag["converged"]),
                 messages=tuple(diag["messages"]),

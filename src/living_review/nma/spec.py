@@ -12,7 +12,7 @@ from typing import Any, Literal
 
 ModelKind = Literal["fe", "re"]
 TauPrior = Literal["uniform", "half-normal"]
-Sampler = Literal["nutpie", "pymc"]
+Sampler = Literal["auto", "exact", "nutpie", "pymc"]
 Parameterisation = Literal["auto", "marginal", "non-centred"]
 
 
@@ -72,7 +72,10 @@ class FitSpec:
     coordinates before that, kept for comparison) or ``"non-centred"`` (every study effect
     latent). ``extensions`` is how many times a fit that fails the thresholds is re-run
     with twice the tuning and draws (and a higher ``target_accept`` when it diverged) before
-    it is declared not converged.
+    it is declared not converged. ``sampler``: ``"auto"`` draws all-normal networks exactly
+    (independent draws, :mod:`living_review.nma.exact`) and samples the rest with nutpie's
+    NUTS; ``"exact"`` insists on exact draws (all-normal networks only); ``"nutpie"`` and
+    ``"pymc"`` run NUTS whatever the data.
     """
 
     model: ModelKind = "re"
@@ -81,7 +84,7 @@ class FitSpec:
     tune: int = 1000
     draws: int = 2500
     seed: int = 20251
-    sampler: Sampler = "nutpie"
+    sampler: Sampler = "auto"
     parameterisation: Parameterisation = "auto"
     low_rank_mass_matrix: bool | None = None
     target_accept: float = 0.9
@@ -92,8 +95,10 @@ class FitSpec:
     def __post_init__(self) -> None:
         if self.model not in ("fe", "re"):
             raise ValueError(f"model must be 'fe' or 're', not {self.model!r}")
-        if self.sampler not in ("nutpie", "pymc"):
-            raise ValueError(f"sampler must be 'nutpie' or 'pymc', not {self.sampler!r}")
+        if self.sampler not in ("auto", "exact", "nutpie", "pymc"):
+            raise ValueError(
+                f"sampler must be 'auto', 'exact', 'nutpie' or 'pymc', not {self.sampler!r}"
+            )
         if self.chains < 1 or self.draws < 1 or self.tune < 0:
             raise ValueError("chains and draws must be positive, tune non-negative")
         if self.parameterisation not in ("auto", "marginal", "non-centred"):
