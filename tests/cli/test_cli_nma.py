@@ -77,6 +77,27 @@ def test_bad_choice_is_a_user_error(shared: Path) -> None:
     assert code == 1 and "--model" in err
 
 
+def test_sampler_choice(shared: Path) -> None:
+    """Normal data are drawn exactly by default; exact draws of binary arms are refused."""
+    code, _, err = lsr(
+        "nma", "fit-file", data(shared, "smoking_arm.csv"), "--format", "arm-binary",
+        "--sampler", "exact",
+    )  # fmt: skip
+    assert code == 1 and "exact sampling needs an all-normal network" in err
+    code, _, err = lsr(
+        "nma", "fit-file", data(shared, "smoking_arm.csv"), "--format", "arm-binary",
+        "--sampler", "gibbs",
+    )  # fmt: skip
+    assert code == 1 and "--sampler" in err
+    code, out, _ = lsr(
+        "nma", "fit-file", data(shared, "senn2013_contrast.csv"), "--format", "contrast",
+        "--json", "--draws", "500",
+    )  # fmt: skip
+    obj = json.loads(out)
+    assert code == 0 and obj["engine"].startswith("exact posterior draws")
+    assert obj["diagnostics"]["sampler"] == "exact" and obj["converged"] is True
+
+
 @pytest.mark.slow
 def test_bayes_json_and_not_converged_report(shared: Path) -> None:
     args = ["nma", "fit-file", data(shared, "parkinsons_contrast.csv"), "--format",
