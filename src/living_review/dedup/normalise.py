@@ -535,6 +535,24 @@ def journal_tokens(journal: str | None) -> tuple[str, ...]:
     return tuple(w for w in words if w not in _JOURNAL_STOP)
 
 
+@lru_cache(maxsize=65536)
+def meeting_tokens(journal: str | None) -> tuple[str, ...]:
+    """Return the significant words of the meeting a journal field names, or ``()``.
+
+    Embase files a conference abstract under "Journal.Conference: <meeting>"; other sources
+    cite the same abstract under the meeting's name alone ("23rd Congress of the ..."). The
+    meeting is the part after "Conference:"/"Congress:", or the whole field when the field
+    itself names a meeting.
+    """
+    if not journal or not journal_is_meeting(journal):
+        return ()
+    text = strip_markup(journal)
+    parts = re.split(r"\.?\s*(?:conference|congress)\s*:", text, maxsplit=1, flags=re.I)
+    text = parts[1] if len(parts) > 1 else parts[0]
+    words = alnum_words(re.sub(r"\([^()]*\)", " ", text)).split()
+    return tuple(w for w in words if w not in _JOURNAL_STOP)
+
+
 def journal_is_meeting(journal: str | None) -> bool:
     """Return True when the journal field names a conference (Embase's "Conference:" form)."""
     return bool(journal and _CONFERENCE_IN_JOURNAL.search(journal))
@@ -636,6 +654,7 @@ class NormRecord:
     supplement: bool = False
     suppl_no: str | None = None  # the supplement number named in volume/issue ("Suppl 1")
     translated: bool = False  # MEDLINE's "[Title translated into English]" form
+    meeting: tuple[str, ...] = ()  # the meeting the journal field names (see meeting_tokens)
     comparable: bool = True
     completeness: int = 0
     database: str | None = None
@@ -715,6 +734,7 @@ def normalise_record(row: Mapping[str, Any], key: Any = None) -> NormRecord:
         supplement=supplement,
         suppl_no=supplement_number(volume_s, issue_s),
         translated=str(raw_title).strip().strip('"').startswith("["),
+        meeting=meeting_tokens(str(journal) if journal else None),
         database=_get(row, "database"),
     )
     rec.notice = detect_notice(str(raw_title), flags, pub_types)

@@ -24,6 +24,7 @@ review queue; the rest is distinct.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -130,6 +131,51 @@ def _retitled(a: NormRecord, b: NormRecord, ts: float) -> bool:
     )
 
 
+#: Words a meeting name needs before it identifies one meeting ("Annual meeting" does not).
+MIN_MEETING_WORDS = 4
+
+
+def same_meeting(a: NormRecord, b: NormRecord) -> bool:
+    """Return True when one record cites a meeting that the other names after its journal.
+
+    Embase files a conference abstract as "Journal.Conference: <meeting>"; another source
+    cites the same abstract under "<meeting>" alone. The journal names then differ, but the
+    meeting agrees, which is as good as one journal. Only this mixed case counts: two records
+    that both name a journal *and* the meeting but differ in journal are the abstract printed
+    in two journals, which stays a disagreement.
+    """
+    for x, y in ((a, b), (b, a)):
+        if x.meeting and x.meeting == x.journal and y.meeting and y.meeting != y.journal:
+            if min(len(x.meeting), len(y.meeting)) < MIN_MEETING_WORDS:
+                continue
+            if journals_compatible(x.meeting, y.meeting) is True:
+                return True
+    return False
+
+
+_DIGITS_ONLY = re.compile(r"\s*0*(\d+)\s*")
+
+
+def shifted_locator(a: NormRecord, b: NormRecord) -> bool:
+    """Return True when one record's locator is the other's shifted by one field.
+
+    An export that loses the volume can move the issue into the volume's place and the issue
+    into the pages ("volume -, issue 26, pages 9" for "volume 26, issue 9, pages 1746"). When
+    a record has no volume, a single number as its page, its issue equals the other's volume
+    and its page the other's issue, both numbers coincide: its "page" is the issue, so its
+    pages say nothing, and its volume agrees.
+    """
+    for x, y in ((a, b), (b, a)):
+        if x.volume is not None or not (x.issue and y.volume and y.issue and x.pages.first):
+            continue
+        if x.pages.last != x.pages.first or x.pages.more:
+            continue
+        xi, yi, xp = (_DIGITS_ONLY.fullmatch(v) for v in (x.issue, y.issue, x.pages.first))
+        if xi and yi and xp and xi.group(1) == y.volume and xp.group(1) == yi.group(1):
+            return True
+    return False
+
+
 def compare(a: NormRecord, b: NormRecord) -> PairScore:
     """Return the outcome for one pair of normalised records."""
     pmid_same = a.pmid is not None and a.pmid == b.pmid
@@ -155,8 +201,15 @@ def compare(a: NormRecord, b: NormRecord) -> PairScore:
     elif a.pmid and b.pmid:
         strong.append("different PMIDs")
     jc_pre = journals_compatible(a.journal, b.journal)
+    if jc_pre is False and same_meeting(a, b):
+        jc_pre = True
     dy = abs(a.year - b.year) if a.year is not None and b.year is not None else None
-    pages = compare_pages(a.pages, b.pages, a_volume=a.volume, b_volume=b.volume)
+    shifted = shifted_locator(a, b)
+    pages = (
+        None if shifted else compare_pages(a.pages, b.pages, a_volume=a.volume, b_volume=b.volume)
+    )
+    if shifted:
+        support.append("volume")
     if doi_state is True:
         support += ["doi", "doi"]
     elif doi_state is False:
