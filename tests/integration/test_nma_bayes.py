@@ -430,3 +430,24 @@ def test_exact_draws_are_reproducible_and_independent(shared: Path) -> None:
     lag1 = np.corrcoef(d[:-1], d[1:])[0, 1]
     assert abs(lag1) < 0.05
     assert one.diagnostics["min_ess_bulk"] > 0.8 * 4 * 2000
+
+
+def test_exact_draws_do_not_depend_on_the_batch_size(
+    shared: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Large networks are factorised in smaller batches (memory); the draws stay the same."""
+    import numpy as np
+
+    from living_review.nma import bayes, exact
+
+    net = _net(shared, "parkinsons_arm")
+    spec = FitSpec(model="re", draws=600)
+    inp = bayes.model_inputs(net)
+    lay = bayes.layout(net, inp, marginal=True)
+    data, _ = bayes.gaussian_data(net, spec, inp, lay, bayes.NO_PADDING)
+    tau, theta = exact.exact_draws(data, spec, seed=3)
+    monkeypatch.setattr(exact, "BATCH_ENTRIES", 1)  # the minimum: 16 per batch
+    assert exact._batch(data) == 16
+    tau_small, theta_small = exact.exact_draws(data, spec, seed=3)
+    assert np.allclose(tau, tau_small, rtol=1e-12, atol=0)
+    assert np.allclose(theta, theta_small, rtol=1e-9, atol=1e-12)

@@ -34,8 +34,14 @@ COARSE_POINTS = 513
 FINE_POINTS = 2049
 #: Log-density below the maximum at which the coarse pass calls the rest negligible.
 LOG_NEGLIGIBLE = 40.0
-#: Draws per batch of Cholesky factorisations (bounds memory for large networks).
-BATCH = 2048
+#: Matrix entries per batch of precision matrices (32 MB): bounds memory for large networks.
+BATCH_ENTRIES = 4_000_000
+
+
+def _batch(data: dict[str, FloatArray]) -> int:
+    """How many tau values to factorise at once (up to 2,048; fewer for large networks)."""
+    n_p = int(data["g_prior_sd"].size)
+    return max(16, min(2048, BATCH_ENTRIES // (n_p * n_p)))
 
 
 def conditional_moments(
@@ -86,7 +92,9 @@ def _upper(spec: FitSpec) -> float:
 
 
 def _log_post(grid: FloatArray, data: dict[str, FloatArray], spec: FitSpec) -> FloatArray:
-    return conditional_moments(data, grid)[2] + _log_prior(grid, spec)
+    step = _batch(data)
+    parts = [conditional_moments(data, grid[i : i + step])[2] for i in range(0, len(grid), step)]
+    return np.concatenate(parts) + _log_prior(grid, spec)
 
 
 def tau_grid(data: dict[str, FloatArray], spec: FitSpec) -> tuple[FloatArray, FloatArray]:
@@ -141,10 +149,11 @@ def draw_theta(
         chol, c, _ = conditional_moments(data, tau[:1])
         return np.asarray(np.linalg.solve(chol[0].T, (c[0] + eta).T).T, dtype=np.float64)
     out = np.empty_like(eta)
-    for start in range(0, len(tau), BATCH):
-        chol, c, _ = conditional_moments(data, tau[start : start + BATCH])
-        rhs = (c + eta[start : start + BATCH])[..., None]
-        out[start : start + BATCH] = np.linalg.solve(np.swapaxes(chol, 1, 2), rhs)[..., 0]
+    step = _batch(data)
+    for start in range(0, len(tau), step):
+        chol, c, _ = conditional_moments(data, tau[start : start + step])
+        rhs = (c + eta[start : start + step])[..., None]
+        out[start : start + step] = np.linalg.solve(np.swapaxes(chol, 1, 2), rhs)[..., 0]
     return out
 
 
