@@ -7,6 +7,7 @@ from __future__ import annotations
 import shutil
 from pathlib import Path
 
+from textual.pilot import Pilot
 from textual.widgets import Button, DataTable, Input
 
 from living_review.extraction.service import add_study
@@ -15,10 +16,23 @@ from living_review.workspace import Workspace
 from living_review_tui.app import LivingReviewApp
 from living_review_tui.screens.km import KMScreen
 from tests.tui.test_app import widget_text
+from tests.tui.test_nma_screen import until
 from tests.tui.test_screening import press, settle_all
 
 REPO = Path(__file__).resolve().parents[2]
 SIZE = (160, 50)
+
+
+async def focus_attach(app: LivingReviewApp, pilot: Pilot[None]) -> None:
+    """Focus the Attach button and wait until an Enter will press it.
+
+    Focus is applied on a later tick (an Enter before that goes to the input), and a Button
+    ignores presses during its 0.2 s "-active" effect after the previous one: a second
+    attach pressed that soon (a fast machine, a quick first attach) attached nothing.
+    """
+    button = app.screen.query_one("#km-attach", Button)
+    button.focus()
+    await until(pilot, lambda: app.focused is button and not button.has_class("-active"), 10)
 
 
 async def test_km_screen_example_overlay_and_attach(workspace: Workspace, tmp_path: Path) -> None:
@@ -60,9 +74,11 @@ async def test_km_screen_example_overlay_and_attach(workspace: Workspace, tmp_pa
         screen.query_one("#km-points", Input).value = str(bad)
         screen.query_one("#km-atrisk", Input).value = str(nar)
         # Focus + Enter, not a mouse click: a refit toast may cover the button's corner.
-        screen.query_one("#km-attach", Button).focus()
+        await focus_attach(app, pilot)
         await press(app, pilot, "enter")
         await settle_all(app, pilot)
+        # the write runs in a worker that may start after a settle on a loaded machine
+        await until(pilot, lambda: "error:" in widget_text(screen.query_one("#km-status")), 30)
         status = widget_text(screen.query_one("#km-status"))
         assert "error:" in status and "line 4" in status
         assert len(list_curves(engine=workspace.engine)) == 8
@@ -71,9 +87,10 @@ async def test_km_screen_example_overlay_and_attach(workspace: Workspace, tmp_pa
         good.write_text("arm,time,survival\nplacebo,0,1\nplacebo,1,0.5\nplacebo,2,0.4\n")
         screen.query_one("#km-points", Input).value = str(good)
         # Focus + Enter, not a mouse click: a refit toast may cover the button's corner.
-        screen.query_one("#km-attach", Button).focus()
+        await focus_attach(app, pilot)
         await press(app, pilot, "enter")
         await settle_all(app, pilot)
+        await until(pilot, lambda: "attached" in widget_text(screen.query_one("#km-status")), 30)
         assert "REACH: placebo attached" in widget_text(screen.query_one("#km-status"))
         rows = {(c["study"], c["treatment"]): c for c in list_curves(engine=workspace.engine)}
         assert (
