@@ -40,6 +40,7 @@ import sys
 import tempfile
 import time
 import zipfile
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -149,6 +150,12 @@ def main() -> None:
     ap.add_argument("--seeds", type=int, default=5)
     ap.add_argument("--asreview", choices=("anchor", "run", "none"), default="anchor")
     ap.add_argument("--model", default=None, help="override the default classifier")
+    ap.add_argument(
+        "--neighbour-weight",
+        type=float,
+        default=0.0,
+        help="mix in each record's similarity to its nearest known include (0: off, elas_u4)",
+    )
     ap.add_argument("--only-retrain", action="store_true")
     ap.add_argument("--skip-retrain", action="store_true")
     ap.add_argument(
@@ -169,7 +176,9 @@ def main() -> None:
     anchored = anchors()
     files.sort(key=lambda p: (p.stem not in anchored, p.stat().st_size))
     seeds = SEEDS[: args.seeds]
-    settings = PrioritySettings(model=args.model) if args.model else PrioritySettings()
+    settings = PrioritySettings(neighbour_weight=args.neighbour_weight)
+    if args.model:
+        settings = replace(settings, model=args.model)
     anchor = anchors()
     if args.only_retrain:
         report_retrain(all_files)
@@ -177,7 +186,8 @@ def main() -> None:
     exe = ensure_asreview() if args.asreview == "run" else None
     if not args.only_retrain:
         print(
-            f"model={settings.model} char_ngrams={settings.char_ngrams} seeds={seeds} "
+            f"model={settings.model} char_ngrams={settings.char_ngrams} "
+            f"neighbour_weight={settings.neighbour_weight} seeds={seeds} "
             f"asreview={args.asreview}",
             flush=True,
         )

@@ -108,3 +108,39 @@ def test_balancer_gives_includes_ratio_times_the_exclude_weight() -> None:
     equal = sample_weights(y, None)
     assert equal[0] == pytest.approx(equal[1:].sum())
     assert equal.sum() == pytest.approx(4)
+
+
+def test_nearest_include_is_the_largest_cosine_in_chunks(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Each record's similarity to its closest include, computed row chunk by row chunk and
+    over the most recent includes only, equals a dense brute force over those includes."""
+    import numpy as np
+
+    from living_review.screening import prioritise
+
+    x = prioritise.featurise(TEXTS, PrioritySettings())
+    includes = [0, 2, 4, 7]
+    dense = x.toarray()
+    expect = (dense @ dense[includes].T).max(axis=1)
+    monkeypatch.setattr(prioritise, "NEIGHBOUR_ROW_CHUNK", 3)  # several chunks, one ragged
+    assert np.allclose(prioritise.nearest_include(x, includes), expect, atol=1e-6)
+    monkeypatch.setattr(prioritise, "NEIGHBOUR_MAX_INCLUDES", 2)  # the last two labelled
+    recent = (dense @ dense[[4, 7]].T).max(axis=1)
+    assert np.allclose(prioritise.nearest_include(x, includes), recent, atol=1e-6)
+
+
+def test_neighbour_weight_mixes_the_two_rankings() -> None:
+    """Weight 0 is the classifier alone; weight w averages the two rank scores."""
+    import numpy as np
+
+    from living_review.screening.prioritise import _rank01, featurise, fit_scores, nearest_include
+
+    base = PrioritySettings()
+    x = featurise(TEXTS, base)
+    rows, ys = [0, 1, 2, 3], [1, 0, 1, 0]
+    alone = fit_scores(x, rows, ys, base)
+    mixed = fit_scores(x, rows, ys, PrioritySettings(neighbour_weight=0.25))
+    expect = 0.75 * _rank01(alone) + 0.25 * _rank01(nearest_include(x, [0, 2]))
+    assert np.allclose(mixed, expect)
+    with pytest.raises(PrioritiseError, match="neighbour weight"):
+        PrioritySettings(neighbour_weight=1.5)
+    assert PrioritySettings.from_json({"model": "svm"}).neighbour_weight == 0.0
