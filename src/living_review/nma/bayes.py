@@ -1,4 +1,5 @@
-"""Provides :func:`fit_bayes`: the NICE DSU TSD2 NMA models in PyMC, sampled with NUTS.
+"""Provides :func:`fit_bayes`: the NICE DSU TSD2 NMA models in PyMC, sampled with NUTS (or,
+for all-normal networks, drawn exactly: :mod:`living_review.nma.exact`).
 
 One model builder covers TSD2 Programs 1 (binomial, logit link), 5 (normal, identity link, arm
 means with known SE) and 7 (normal on contrasts, multivariate for multi-arm studies), fixed or
@@ -749,7 +750,8 @@ def _low_rank(spec: FitSpec, lay: Layout) -> bool:
 def _sample(
     net: Network, spec: FitSpec, inp: ModelInputs, lay: Layout, seed: int
 ) -> tuple[Any, float, float]:
-    """Run NUTS; returns (InferenceData, compile seconds, sampling seconds)."""
+    """Draw the posterior with the resolved sampler (exact draws or NUTS); returns
+    (InferenceData, compile seconds, sampling seconds)."""
     sampler = resolved_sampler(spec, lay)
     if sampler == "exact":
         return _sample_exact(net, spec, inp, lay, seed)
